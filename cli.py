@@ -1,1 +1,220 @@
-def main(): pass
+"""The trialsim command line: argument parsing and printing only."""
+
+import csv
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+import sim
+from sim.errors import ScenarioError, SimError
+
+SCENARIO_HELP = "A scenario file (TOML) or the name of a bundled scenario (see `trialsim scenarios`)."
+
+
+class _Group(click.Group):
+    """Bad input exits 2 with its message alone; anything unexpected exits 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ScenarioError as error:
+            click.echo(f"trialsim: {error}", err=True)
+            sys.exit(2)
+        except SimError as error:
+            click.echo(f"trialsim: {error}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(sim.__version__, prog_name="trialsim")
+def main() -> None:
+    """Simulate clinical trials before they run: power, type I error, duration, early closure."""
+
+
+def _load(scenario: str, overrides: tuple[str, ...]):
+    from sim.scenario import load_scenario
+
+    return load_scenario(scenario, overrides)
+
+
+def _check_out(out: str | None) -> None:
+    if out is None:
+        return
+    folder = Path(out).resolve().parent
+    if not folder.is_dir():
+        raise ScenarioError(f"--out {out}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ScenarioError(f"--out {out}: the folder {folder} is not writable")
+
+
+def _emit(text: str, out: str | None) -> None:
+    """Print, or write `out` atomically: a temporary file in the same folder, then a rename."""
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    folder = Path(out).resolve().parent
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{Path(out).name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _environment() -> dict[str, str]:
+    import numpy
+    import scipy
+    import simpy
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "simpy": simpy.__version__,
+    }
+
+
+def _progress_bar(reps: int):
+    """A click progress bar on stderr when stderr is a terminal and the run is long, else None."""
+    if reps < 2000 or not sys.stderr.isatty():
+        return None
+    return click.progressbar(length=reps, label="replicates", file=sys.stderr)
+
+
+def _table(result, scenario) -> str:
+    lines = [
+        f"{scenario.name}: {result.reps} replicates, seed {result.seed}",
+        "",
+        f"{'metric':<28}{'estimate':>12}{'MC SE':>10}",
+    ]
+    for name, estimate in result.metrics.items():
+        value = "-" if estimate.replicates == 0 else f"{estimate.estimate:.4f}"
+        se = f"{estimate.mc_se:.4f}" if estimate.replicates > 1 else "-"
+        note = "" if estimate.replicates in (0, result.reps) else f"  ({estimate.replicates} reps)"
+        lines.append(f"{name:<28}{value:>12}{se:>10}{note}")
+    if result.reference:
+        lines += ["", "closed-form reference (textbook model: complete follow-up, exact times)"]
+        lines += [f"{name:<28}{value:>12.4f}" for name, value in result.reference.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(result) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["metric", "estimate", "mc_se", "replicates"])
+    for name, estimate in result.metrics.items():
+        row = estimate.as_dict()
+        writer.writerow([name, _csv_number(row["estimate"]), _csv_number(row["mc_se"]),
+                         row["replicates"]])
+    return buffer.getvalue()
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _json(result) -> str:
+    document = {
+        "scenario": result.scenario,
+        "scenario_sha256": result.scenario_sha256,
+        "version": sim.__version__,
+        "seed": result.seed,
+        "reps": result.reps,
+        "environment": _environment(),
+        "metrics": {name: estimate.as_dict() for name, estimate in result.metrics.items()},
+        "reference": result.reference,
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--reps", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Number of simulated trials.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Root seed: the same seed gives the same numbers whatever --workers is.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a scenario key by its dotted path (repeatable); VALUE is TOML.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the result here (atomically).")
+def run(scenario, reps, seed, workers, overrides, output_format, out):
+    """Operating characteristics of SCENARIO, each with its Monte Carlo SE."""
+    from sim.runner import run as run_scenario
+
+    loaded = _load(scenario, overrides)
+    _check_out(out)
+    bar = _progress_bar(reps)
+    if bar is None:
+        result = run_scenario(loaded, reps, seed, workers)
+    else:
+        with bar:
+            result = run_scenario(loaded, reps, seed, workers, progress=bar.update)
+    render = {"table": lambda r: _table(r, loaded), "json": _json, "csv": _csv}[output_format]
+    _emit(render(result), out)
+
+
+run.help += f"\n\nSCENARIO: {SCENARIO_HELP}"
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+def validate(scenario, overrides):
+    """Check SCENARIO and print what it resolves to (defaults filled in)."""
+    loaded = _load(scenario, overrides)
+    click.echo(f"{scenario}: valid scenario {loaded.name!r} (sha256 {loaded.sha256()[:16]})")
+    for section, values in loaded.model_dump(mode="json").items():
+        for key, value in values.items():
+            if value is not None and value != []:
+                click.echo(f"  {section}.{key} = {json.dumps(value)}")
+    click.echo(f"  (progression assessed by {loaded.progression_assessment})")
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--replicate", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Which replicate of `run --seed S` to show (0-based).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the CSV here (atomically).")
+def trace(scenario, seed, replicate, overrides, out):
+    """One simulated trial as CSV, a row per patient event (a swimmer plot's data)."""
+    from sim.engine import TrialPlan, simulate_trial
+    from sim.rng import replicate_streams
+
+    loaded = _load(scenario, overrides)
+    _check_out(out)
+    record = simulate_trial(
+        TrialPlan.from_scenario(loaded), replicate_streams(seed, replicate), trace=True
+    )
+    registered = {p.patient_id: p.registration_day for p in record.patients}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["patient_id", "day", "weeks_from_registration", "event", "detail"])
+    for event in record.events:
+        weeks = (event.day - registered[event.patient_id]) / 7
+        writer.writerow([event.patient_id, f"{event.day:.2f}", f"{weeks:.2f}", event.event,
+                         event.detail])
+    writer.writerow(["", f"{record.analysis_day:.2f}", "", "final_analysis",
+                     "closed early" if record.closed_early else ""])
+    _emit(buffer.getvalue(), out)
+
+
+@main.command()
+def scenarios():
+    """The bundled scenarios, one line each."""
+    from sim.scenario import bundled_scenarios
+
+    for name, summary in bundled_scenarios().items():
+        click.echo(f"{name:<32} {summary}")

@@ -1,0 +1,143 @@
+"""The phase II analysis: cut the patient records at a date, then test and estimate (pure).
+
+PFS runs from registration to progression or death from any cause. Censoring follows the
+reference protocol (Kearney et al. 2021; ../shared/DOMAIN.md section 1): with scan assessment a
+patient without progression is censored at the last progression-free scan, or, with no scan yet, at
+the last follow-up visit (the last cycle start); with continuous assessment at the cut date or the
+day of dropout. Nothing after the cut date is read, and latent (unobserved) times never are.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim import records
+from sim.estimates import MEAN, PROPORTION
+from sim.stats import onesample, survival
+from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
+
+
+@dataclass(frozen=True)
+class AnalysisPlan:
+    """What the protocol's analysis needs, in days."""
+
+    null_hazard_per_day: float
+    alpha: float
+    test: str  # "exponential" or "one-sample-logrank"
+    logrank_method: str  # "normal" or "exact-poisson"
+    continuous_assessment: bool
+    pfs_rate_day: float
+    cbr_min_days: float
+
+
+@dataclass(frozen=True)
+class PfsData:
+    times_days: np.ndarray  # from registration
+    events: np.ndarray  # 1 progression or death, 0 censored
+    responders: int  # treated patients with a response (CR/PR) seen at a scan by the cut
+    clinical_benefit: int  # responders, or progression-free longer than cbr_min_days
+
+
+def cut(patients: tuple[records.PatientRecord, ...], cut_day: float, plan: AnalysisPlan) -> PfsData:
+    """PFS of every patient treated by `cut_day`, as known on that day."""
+    times, events = [], []
+    responders = benefit = 0
+    for patient in patients:
+        if patient.status != records.TREATED or patient.treatment_start_day > cut_day:
+            continue
+        registered = patient.registration_day
+        event_day = min(patient.progression_day, patient.death_day)
+        if event_day <= cut_day:
+            time, event = event_day - registered, 1
+        else:
+            last_known = min(cut_day, patient.dropout_day)
+            if plan.continuous_assessment:
+                time = last_known - registered
+            else:
+                time = _last_at_or_before(patient.scan_days, last_known)
+                if time is None:
+                    time = _last_at_or_before(patient.cycle_start_days, last_known)
+                time = (registered if time is None else time) - registered
+            event = 0
+        times.append(time)
+        events.append(event)
+        responded = any(
+            day <= cut_day and result == records.RESPONSE
+            for day, result in zip(patient.scan_days, patient.scan_results, strict=True)
+        )
+        responders += responded
+        benefit += responded or time > plan.cbr_min_days
+    return PfsData(np.array(times), np.array(events, dtype=np.int64), responders, benefit)
+
+
+def _last_at_or_before(days: tuple[float, ...], limit: float) -> float | None:
+    last = None
+    for day in days:
+        if day > limit:
+            break
+        last = day
+    return last
+
+
+METRICS = (
+    ("reject_h0", PROPORTION),
+    ("early_termination", PROPORTION),
+    ("n_registered_mean", MEAN),
+    ("n_treated_mean", MEAN),
+    ("events_mean", MEAN),
+    ("duration_months_mean", MEAN),
+    ("accrual_months_mean", MEAN),
+    ("median_pfs_weeks_mean", MEAN),
+    ("median_pfs_reached", PROPORTION),
+    ("pfs_rate_mean", MEAN),
+    ("orr_mean", MEAN),
+    ("cbr_mean", MEAN),
+)
+METRIC_NAMES = tuple(name for name, _ in METRICS)
+METRIC_KINDS = tuple(kind for _, kind in METRICS)
+
+
+def replicate_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> np.ndarray:
+    """One replicate's metrics at its final analysis, in METRIC_NAMES order (NaN: undefined)."""
+    data = cut(trial.patients, trial.analysis_day, plan)
+    treated = len(data.times_days)
+    last_registration = trial.patients[-1].registration_day if trial.patients else 0.0
+    if treated:
+        reject = float(reject_h0(data, plan))
+        median_days, rate = survival.km_median_and_survival(
+            data.times_days, data.events, plan.pfs_rate_day
+        )
+        median_weeks = median_days / DAYS_PER_WEEK
+        orr, cbr = data.responders / treated, data.clinical_benefit / treated
+    else:
+        reject, median_weeks, rate, orr, cbr = 0.0, math.nan, math.nan, math.nan, math.nan
+    reached = math.isfinite(median_weeks)
+    return np.array(
+        [
+            reject,
+            float(trial.closed_early),
+            len(trial.patients),
+            treated,
+            float(data.events.sum()),
+            trial.analysis_day / DAYS_PER_MONTH,
+            last_registration / DAYS_PER_MONTH,
+            median_weeks if reached else math.nan,
+            float(reached) if treated else math.nan,
+            rate,
+            orr,
+            cbr,
+        ]
+    )
+
+
+def reject_h0(data: PfsData, plan: AnalysisPlan) -> bool:
+    """The protocol's one-sided test of H0: hazard = the historical control's."""
+    events = int(data.events.sum())
+    time_at_risk = float(data.times_days.sum())
+    if plan.test == "exponential":
+        result = onesample.exponential_test(events, time_at_risk, plan.null_hazard_per_day)
+    else:
+        expected = plan.null_hazard_per_day * time_at_risk
+        result = onesample.one_sample_logrank(events, expected, method=plan.logrank_method)
+    return result.p_value <= plan.alpha

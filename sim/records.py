@@ -1,0 +1,73 @@
+"""What happened to each patient: append-only facts written by the engine, read by analyses.
+
+Days are engine days (day 0 = the trial opens). `math.inf` means "did not happen before the
+simulation stopped"; an analysis cut at day C ignores anything after C anyway.
+"""
+
+import math
+from dataclasses import dataclass
+
+# Patient status after registration.
+SCREEN_FAILURE = "screen_failure"
+WITHDRAWN = "withdrawn"  # eligible, withdrew before the first dose
+TREATED = "treated"
+
+# Scan results (RECIST 1.1 categories; CR and PR are not told apart: both count as response).
+PROGRESSIVE = "PD"
+STABLE = "SD"
+RESPONSE = "PR"
+
+# Trace event kinds, in the order they are applied when they fall on the same day: a scan is read
+# before the cycle that would start that day, so a progression seen on day 63 gives no cycle 4.
+EVENT_ORDER = (
+    "registration",
+    "screen_failure",
+    "withdrawal",
+    "treatment_start",
+    "death",
+    "scan",
+    "progression",
+    "cycle_start",
+    "dropout",
+    "censored",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    patient_id: int  # 1-based, in registration order
+    registration_day: float
+    status: str
+    treatment_start_day: float = math.inf
+    latent_progression_day: float = math.inf  # the truth; analyses must not read it
+    progression_day: float = math.inf  # progression as observed (scan or clinical)
+    death_day: float = math.inf  # death without observed progression, while followed
+    dropout_day: float = math.inf  # lost to follow-up
+    cycle_start_days: tuple[float, ...] = ()
+    scan_days: tuple[float, ...] = ()
+    scan_results: tuple[str, ...] = ()
+    responder: bool = False  # best overall response CR or PR
+
+    @property
+    def treated(self) -> bool:
+        return self.status == TREATED
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    day: float
+    patient_id: int
+    event: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRecord:
+    """One simulated trial: every registered patient, and the controller's dates."""
+
+    patients: tuple[PatientRecord, ...]
+    target_n: int
+    accrual_closed_day: float
+    closed_early: bool  # accrual closed before the target number was treated
+    analysis_day: float
+    events: tuple[TraceEvent, ...] = ()

@@ -1,0 +1,353 @@
+"""Scenario files: parse TOML, apply --set overrides, validate once, return a frozen Scenario.
+
+Every problem becomes one ScenarioError whose message names the file (or the --set option), the
+key path, the value and what is allowed. Code past this boundary trusts the Scenario it gets.
+"""
+
+import difflib
+import hashlib
+import json
+import tomllib
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sim.errors import ScenarioError
+
+BUNDLED_PACKAGE = "sim.scenarios"
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+PositiveNumber = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class TrialSection(_Section):
+    name: str
+    description: str = ""
+
+
+class AccrualSection(_Section):
+    model: Literal["poisson", "fixed"] = "poisson"
+    rate_per_month: PositiveNumber
+    max_months: PositiveNumber | None = None
+    screen_failure_prob: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    pretreatment_withdrawal_prob: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+
+class TreatmentSection(_Section):
+    cycle_days: PositiveNumber = 21.0
+    scan_interval_weeks: PositiveNumber | None = None
+    # None: "scans" when scan_interval_weeks is given, else "continuous" (the textbook model).
+    progression_assessment: Literal["scans", "continuous"] | None = None
+
+
+class Subgroup(_Section):
+    name: str = ""
+    share: Annotated[float, Field(gt=0, lt=1)]
+    median_weeks: PositiveNumber
+
+
+class Phase2Section(_Section):
+    n: Annotated[int, Field(ge=1)]
+    alpha: Annotated[float, Field(gt=0, lt=1)]
+    test: Literal["exponential", "one-sample-logrank"] = "exponential"
+    logrank_method: Literal["normal", "exact-poisson"] = "normal"
+    null_median_weeks: PositiveNumber
+    alt_median_weeks: PositiveNumber | None = None
+    true_median_weeks: PositiveNumber
+    follow_up_weeks: Annotated[float, Field(ge=0)]
+    pfs_model: Literal["exponential", "weibull", "piecewise-exponential"] = "exponential"
+    weibull_shape: PositiveNumber | None = None
+    piecewise_breaks_weeks: list[PositiveNumber] | None = None
+    piecewise_median_weeks: list[PositiveNumber] | None = None
+    subgroups: list[Subgroup] = []
+    death_median_weeks: PositiveNumber | None = None
+    dropout_median_weeks: PositiveNumber | None = None
+    clinical_progression_prob: Probability = 0.0
+    response_prob: Probability = 0.0
+    cbr_min_weeks: PositiveNumber = 24.0
+    pfs_rate_months: PositiveNumber = 6.0
+
+
+class Scenario(_Section):
+    trial: TrialSection
+    accrual: AccrualSection
+    treatment: TreatmentSection = TreatmentSection()
+    phase2: Phase2Section
+
+    @property
+    def name(self) -> str:
+        return self.trial.name
+
+    @property
+    def progression_assessment(self) -> str:
+        if self.treatment.progression_assessment is not None:
+            return self.treatment.progression_assessment
+        return "scans" if self.treatment.scan_interval_weeks is not None else "continuous"
+
+    def sha256(self) -> str:
+        """Hash of the validated scenario (defaults filled, overrides applied), key order free."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def bundled_scenarios() -> dict[str, str]:
+    """Bundled scenario name -> first line of its trial description."""
+    found = {}
+    for entry in sorted(resources.files(BUNDLED_PACKAGE).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text(encoding="utf-8"))
+            trial = data.get("trial", {})
+            summary = trial.get("description", "").strip().splitlines() or [trial.get("name", "")]
+            found[entry.name.removesuffix(".toml")] = summary[0]
+    return found
+
+
+def resolve_source(source: str) -> tuple[str, str]:
+    """(label for messages, TOML text) of a path or a bundled scenario name."""
+    path = Path(source)
+    if path.is_file():
+        try:
+            return str(path), path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ScenarioError(f"{source}: cannot read the scenario file: {error}") from None
+    bundled = resources.files(BUNDLED_PACKAGE).joinpath(f"{source}.toml")
+    if path.suffix == "" and bundled.is_file():
+        return f"{source} (bundled)", bundled.read_text(encoding="utf-8")
+    names = ", ".join(bundled_scenarios())
+    raise ScenarioError(
+        f"{source}: no such scenario file, and no bundled scenario of that name (bundled: {names})"
+    )
+
+
+def load_scenario(source: str, overrides: typing.Sequence[str] = ()) -> Scenario:
+    """Read a scenario file or bundled name, apply `KEY=VALUE` overrides, validate."""
+    label, text = resolve_source(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{label}: not valid TOML: {error}") from None
+    from_overrides = {}
+    for override in overrides:
+        key, value = parse_override(override)
+        _set_dotted(data, key, value, override)
+        from_overrides[key] = override
+    return validate_scenario(data, label, from_overrides)
+
+
+def parse_override(override: str) -> tuple[str, Any]:
+    """`a.b=VALUE` -> ("a.b", value): VALUE is read as a TOML value, else as a bare string."""
+    key, separator, raw = override.partition("=")
+    key = key.strip()
+    if not separator or not key or any(not part for part in key.split(".")):
+        raise ScenarioError(
+            f"--set {override}: expected KEY=VALUE with a dotted key, "
+            f"e.g. --set accrual.rate_per_month=0.6"
+        )
+    raw = raw.strip()
+    try:
+        return key, tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        if raw and not any(c in raw for c in "[]{}\"'=,"):
+            return key, raw  # a bare word such as one-sample-logrank
+        raise ScenarioError(
+            f"--set {override}: the value {raw!r} is not a TOML value "
+            f'(numbers as 0.6, strings as "text" or a bare word, lists as [1, 2])'
+        ) from None
+
+
+def _set_dotted(data: dict, key: str, value: Any, override: str) -> None:
+    *parents, last = key.split(".")
+    node = data
+    for index, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            where = ".".join(parents[: index + 1])
+            raise ScenarioError(f"--set {override}: {where} is a value, not a table of keys")
+        node = child
+    node[last] = value
+
+
+def validate_scenario(
+    data: dict, label: str, from_overrides: dict[str, str] | None = None
+) -> Scenario:
+    from_overrides = from_overrides or {}
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        lines = [_describe(e, data, label, from_overrides) for e in error.errors()]
+        raise ScenarioError("\n".join(dict.fromkeys(lines))) from None
+    problem = _cross_field_problem(scenario)
+    if problem is not None:
+        path, message = problem
+        raise ScenarioError(f"{_origin(path, label, from_overrides)}: {path}: {message}")
+    return scenario
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def _origin(path: str, label: str, from_overrides: dict[str, str]) -> str:
+    for key, override in from_overrides.items():
+        if path == key or path.startswith(key + ".") or key.startswith(path + "."):
+            return f"--set {override}"
+    return label
+
+
+def _dotted(loc: list[str]) -> str:
+    return ".".join(loc).replace(".[", "[")
+
+
+def _describe(error: dict, data: dict, label: str, from_overrides: dict[str, str]) -> str:
+    loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "tagged"))]
+    # pydantic reports a value failing `X | None` once per branch; the branch name is noise.
+    loc = [part for part in loc if part not in ("float", "int", "str", "list[float]", "none")]
+    loc = [f"[{part}]" if part.isdigit() else part for part in loc]
+    path = _dotted(loc)
+    origin = _origin(path.replace("[", ".").replace("]", ""), label, from_overrides)
+    model, field = _field_at(loc)
+    if error["type"] == "extra_forbidden":
+        allowed = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean {_dotted([*loc[:-1], close[0]])}?)" if close else ""
+        where = f"[{_dotted(loc[:-1])}]" if len(loc) > 1 else "the top level"
+        return f"{origin}: unknown key {path}{hint}; allowed in {where}: {', '.join(allowed)}"
+    allowed_text = _allowed(field) if field is not None else "a valid value"
+    if error["type"] == "missing":
+        return f"{origin}: missing required key {path} ({allowed_text})"
+    value = _value_at(data, error["loc"])
+    return f"{origin}: {path} = {_toml_repr(value)} is not allowed: expected {allowed_text}"
+
+
+def _field_at(loc: list[str]):
+    """(model owning the last key, FieldInfo of the last key), None where not known."""
+    owner: Any = Scenario
+    field = None
+    for part in loc:
+        if part.startswith("["):
+            continue
+        if field is not None:
+            owner = _model_inside(field.annotation)
+        if owner is None or part not in owner.model_fields:
+            return owner, None
+        field = owner.model_fields[part]
+    return owner, field
+
+
+def _model_inside(annotation):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        inner = _model_inside(argument)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _allowed(field) -> str:
+    bounds = []
+    for item in field.metadata:
+        for attribute, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            bound = getattr(item, attribute, None)
+            if bound is not None and isinstance(item, annotated_types.BaseMetadata):
+                bounds.append(f"{symbol} {bound:g}")
+    return _describe_type(field.annotation, bounds)
+
+
+def _describe_type(annotation, bounds: list[str]) -> str:
+    origin = typing.get_origin(annotation)
+    arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is Literal:
+        return "one of " + ", ".join(f'"{a}"' for a in typing.get_args(annotation))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and arguments:
+        return _describe_type(arguments[0], bounds)
+    if origin is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        for item in metadata:
+            for inner in getattr(item, "metadata", []):
+                for attribute, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+                    bound = getattr(inner, attribute, None)
+                    if bound is not None:
+                        bounds = [*bounds, f"{symbol} {bound:g}"]
+        return _describe_type(base, bounds)
+    if origin is list:
+        return f"a list of {_describe_type(arguments[0], bounds)}s".replace("ys", "ies")
+    name = {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(
+        annotation
+    )
+    if name is None and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        name = f"a table with keys {', '.join(annotation.model_fields)}"
+    text = name or str(annotation)
+    return f"{text} {' and '.join(bounds)}" if bounds else text
+
+
+def _value_at(data: Any, loc: tuple) -> Any:
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return node
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{table}"
+    return repr(value)
+
+
+def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
+    """Rules that tie keys together: (key path, message) of the first one broken."""
+    treatment, phase2 = scenario.treatment, scenario.phase2
+    if treatment.progression_assessment == "scans" and treatment.scan_interval_weeks is None:
+        return "treatment.progression_assessment", (
+            '"scans" needs treatment.scan_interval_weeks (e.g. 9)'
+        )
+    if phase2.pfs_model == "weibull" and phase2.weibull_shape is None:
+        return "phase2.weibull_shape", 'missing: pfs_model = "weibull" needs a shape > 0'
+    if phase2.pfs_model != "weibull" and phase2.weibull_shape is not None:
+        return "phase2.weibull_shape", 'only applies when phase2.pfs_model = "weibull"'
+    piecewise = (phase2.piecewise_breaks_weeks, phase2.piecewise_median_weeks)
+    if phase2.pfs_model == "piecewise-exponential":
+        breaks, medians = piecewise
+        if breaks is None or medians is None:
+            return "phase2.piecewise_median_weeks", (
+                "piecewise-exponential needs piecewise_breaks_weeks and piecewise_median_weeks"
+            )
+        if list(breaks) != sorted(set(breaks)):
+            return "phase2.piecewise_breaks_weeks", (
+                f"= {breaks} is not allowed: expected strictly increasing weeks"
+            )
+        if len(medians) != len(breaks) + 1:
+            return "phase2.piecewise_median_weeks", (
+                f"= {medians} is not allowed: expected one median per piece, "
+                f"{len(breaks) + 1} for {len(breaks)} break(s)"
+            )
+    elif any(value is not None for value in piecewise):
+        return "phase2.piecewise_breaks_weeks", (
+            'only applies when phase2.pfs_model = "piecewise-exponential"'
+        )
+    shares = sum(group.share for group in phase2.subgroups)
+    if shares >= 1:
+        return "phase2.subgroups", (
+            f"shares add up to {shares:g}: expected less than 1, the rest of the patients "
+            f"following phase2.true_median_weeks"
+        )
+    return None

@@ -1,0 +1,137 @@
+"""Engine invariants on many simulated trials (no statistics here: only what must always hold)."""
+
+import math
+
+import pytest
+
+from sim import records
+from sim.engine import TrialPlan, simulate_trial
+from sim.rng import replicate_streams
+from sim.scenario import load_scenario, validate_scenario
+
+REFERENCE = "ruxolitinib_trastuzumab"
+
+
+def _trials(overrides=(), reps=200, seed=11, trace=False):
+    plan = TrialPlan.from_scenario(load_scenario(REFERENCE, overrides))
+    return [simulate_trial(plan, replicate_streams(seed, i), trace=trace) for i in range(reps)]
+
+
+def _treated(trial):
+    return [p for p in trial.patients if p.status == records.TREATED]
+
+
+def test_cycles_are_cycle_days_apart_and_scans_at_scan_interval_multiples():
+    for trial in _trials(["phase2.death_median_weeks=40", "phase2.dropout_median_weeks=60"]):
+        for patient in _treated(trial):
+            start = patient.treatment_start_day
+            assert patient.cycle_start_days[0] == start
+            for number, day in enumerate(patient.cycle_start_days):
+                assert day == pytest.approx(start + 21 * number, abs=1e-9)
+            for number, day in enumerate(patient.scan_days, start=1):
+                assert day == pytest.approx(start + 63 * number, abs=1e-9)
+
+
+def test_nothing_happens_before_registration_or_after_the_analysis():
+    for trial in _trials(trace=True, reps=50):
+        registered = {p.patient_id: p.registration_day for p in trial.patients}
+        for event in trial.events:
+            assert registered[event.patient_id] <= event.day <= trial.analysis_day
+        for patient in _treated(trial):
+            assert patient.registration_day <= patient.treatment_start_day
+
+
+def test_progression_is_never_seen_before_its_latent_time():
+    for overrides in ([], ["phase2.clinical_progression_prob=0.5"],
+                      ["treatment.progression_assessment=continuous"]):
+        for trial in _trials(overrides, reps=100):
+            for patient in _treated(trial):
+                if patient.progression_day < math.inf:
+                    assert patient.progression_day >= patient.latent_progression_day
+
+
+def test_scan_assessment_sees_progression_at_the_first_scan_after_it():
+    for trial in _trials(reps=100):
+        for patient in _treated(trial):
+            if patient.progression_day < math.inf:
+                assert patient.scan_days[-1] == patient.progression_day
+                assert patient.scan_results[-1] == records.PROGRESSIVE
+                assert patient.progression_day - patient.latent_progression_day < 63 + 1e-9
+                assert all(result != records.PROGRESSIVE for result in patient.scan_results[:-1])
+
+
+def test_a_scan_is_read_before_the_cycle_that_starts_the_same_day():
+    # Day 63 of treatment is both the first scan and the start of cycle 4: progression seen at
+    # that scan means no cycle 4.
+    for trial in _trials(trace=True, reps=30):
+        for patient in _treated(trial):
+            if patient.progression_day == patient.treatment_start_day + 63:
+                assert len(patient.cycle_start_days) == 3
+        day_events = {}
+        for event in trial.events:
+            day_events.setdefault((event.patient_id, event.day), []).append(event.event)
+        for kinds in day_events.values():
+            if "scan" in kinds and "cycle_start" in kinds:
+                assert kinds.index("scan") < kinds.index("cycle_start")
+
+
+def test_accrual_stops_at_the_target_number_treated():
+    for trial in _trials(["accrual.max_months=1000"], reps=50):
+        assert len(_treated(trial)) == 30
+        assert not trial.closed_early
+        assert trial.accrual_closed_day == trial.patients[-1].registration_day
+
+
+def test_accrual_deadline_closes_the_trial_early_with_the_patients_it_has():
+    for trial in _trials(["accrual.rate_per_month=0.3", "accrual.max_months=24"], reps=50):
+        assert trial.closed_early
+        assert len(_treated(trial)) < 30
+        assert trial.accrual_closed_day == pytest.approx(24 * 365.25 / 12)
+        assert all(p.registration_day <= trial.accrual_closed_day for p in trial.patients)
+
+
+def test_final_analysis_is_follow_up_after_the_last_start_unless_everyone_is_done():
+    for trial in _trials(["accrual.rate_per_month=0.5", "accrual.max_months=40"], reps=100):
+        last_start = max(p.treatment_start_day for p in _treated(trial))
+        planned = max(last_start + 26 * 7, trial.accrual_closed_day)
+        open_patients = [
+            p for p in _treated(trial)
+            if min(p.progression_day, p.death_day, p.dropout_day) == math.inf
+        ]
+        if open_patients:
+            assert trial.analysis_day == pytest.approx(planned)
+        else:
+            assert trial.analysis_day <= planned + 1e-9
+
+
+def test_fixed_accrual_spaces_registrations_evenly():
+    trial = _trials(["accrual.model=fixed", "accrual.screen_failure_prob=0",
+                     "accrual.pretreatment_withdrawal_prob=0"], reps=1)[0]
+    gap = 365.25 / 12 / 1.0
+    days = [p.registration_day for p in trial.patients]
+    assert days == pytest.approx([gap * k for k in range(1, 31)])
+
+
+def test_the_same_replicate_gives_the_same_trial():
+    plan = TrialPlan.from_scenario(load_scenario(REFERENCE))
+    first = simulate_trial(plan, replicate_streams(5, 17), trace=True)
+    again = simulate_trial(plan, replicate_streams(5, 17), trace=True)
+    assert first == again
+
+
+def test_a_scenario_of_only_required_keys_is_the_textbook_model():
+    scenario = validate_scenario(
+        {
+            "trial": {"name": "textbook"},
+            "accrual": {"rate_per_month": 2.0},
+            "phase2": {"n": 20, "alpha": 0.05, "null_median_weeks": 8,
+                       "true_median_weeks": 8, "follow_up_weeks": 1000},
+        },
+        "textbook",
+    )
+    assert scenario.progression_assessment == "continuous"
+    trial = simulate_trial(TrialPlan.from_scenario(scenario), replicate_streams(1, 0))
+    for patient in trial.patients:
+        assert patient.status == records.TREATED
+        assert patient.scan_days == ()
+        assert patient.progression_day == patient.latent_progression_day
