@@ -59,11 +59,12 @@ class FixedAccrual:
 # Inhomogeneous Poisson processes with a piecewise-linear rate.
 #
 # Superposed independent Poisson processes are one Poisson process whose rate is the sum of the
-# rates (Anisimov and Fedorov 2007, Stat Med 26:4958, section 2). Every model below has a total
-# rate that is piecewise constant (periods, step activations) or piecewise linear (linear
-# ramp-up), so one sampler serves them all: if E_1 < E_2 < ... are the arrival times of a unit-rate
-# Poisson process, Lambda^-1(E_1) < Lambda^-1(E_2) < ... are arrivals of the process with cumulative
-# intensity Lambda (time-change theorem; Ross, Simulation, 5th ed., section 5.5).
+# rates (Anisimov and Fedorov 2007, Stat Med 26:4958). Every model below has a total rate that is
+# piecewise constant (periods, step activations) or piecewise linear (linear ramp-up), so one
+# sampler serves them all: if E_1 < E_2 < ... are the arrival times of a unit-rate Poisson
+# process, Lambda^-1(E_1) < Lambda^-1(E_2) < ... are arrivals of the process with cumulative
+# intensity Lambda (Cinlar's inversion algorithm for a nonstationary Poisson process; Cinlar 1975,
+# Introduction to Stochastic Processes; Law, Simulation Modeling and Analysis).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -140,10 +141,6 @@ class PiecewiseLinearIntensity:
         rate_after[-1] = rates.sum()
         return cls(knots, rate_after, slopes)
 
-    @property
-    def final_rate_per_day(self) -> float:
-        return float(self.rate_after_knot[-1])
-
     def cumulative(self, days: np.ndarray | float) -> np.ndarray:
         """Expected number of arrivals in [0, day] (the integrated rate)."""
         days = np.asarray(days, dtype=float)
@@ -172,7 +169,7 @@ class PiecewiseLinearIntensity:
         # elapsed 0) or beyond the total of a rate that ends at 0 (never reached: inf).
         stalled = denominator == 0.0
         elapsed = 2.0 * excess / np.where(stalled, 1.0, denominator)
-        elapsed[stalled & (excess > 0.0)] = math.inf
+        elapsed = np.where(stalled & (excess > 0.0), math.inf, elapsed)
         return self.knot_days[segment] + elapsed
 
     def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
@@ -281,16 +278,30 @@ def _check_ramp(ramp_up_months: float) -> None:
         raise ValueError(f"ramp_up_months must be >= 0, got {ramp_up_months}")
 
 
+def _activation_months(
+    activation: ActivationSchedule | None, sites: int, rng: np.random.Generator
+) -> np.ndarray:
+    """None means every centre opens with the trial (month 0)."""
+    if activation is None:
+        return np.zeros(sites)
+    return activation.activation_months(sites, rng)
+
+
+def _is_fixed(activation: ActivationSchedule | None) -> bool:
+    return activation is None or isinstance(activation, FixedActivation)
+
+
 @dataclass(frozen=True)
 class SitesAccrual:
     """Centres with their own Poisson rates, each open from its activation month.
 
-    With ramp_up_months > 0 a centre's rate rises linearly from 0 at activation to its full rate
-    ramp_up_months later. Per replicate the activation months are drawn first (if random).
+    `activation` None opens every centre at month 0. With ramp_up_months > 0 a centre's rate rises
+    linearly from 0 at activation to its full rate ramp_up_months later. Per replicate the
+    activation months are drawn first (if random).
     """
 
     rates_per_site_month: tuple[float, ...]
-    activation: ActivationSchedule
+    activation: ActivationSchedule | None = None
     ramp_up_months: float = 0.0
     _fixed_intensity: PiecewiseLinearIntensity | None = field(init=False, repr=False, compare=False)
 
@@ -303,7 +314,8 @@ class SitesAccrual:
         # Fixed activation: the same rate in every replicate, so build it once (and check the
         # number of activation months now).
         fixed = None
-        if isinstance(self.activation, FixedActivation):
+        if _is_fixed(self.activation):
+            # A fixed schedule draws nothing; the generator is a placeholder.
             fixed = self._build_intensity(np.random.default_rng(0))
         object.__setattr__(self, "_fixed_intensity", fixed)
 
@@ -314,7 +326,7 @@ class SitesAccrual:
         return self._build_intensity(rng)
 
     def _build_intensity(self, rng: np.random.Generator) -> PiecewiseLinearIntensity:
-        activation = self.activation.activation_months(len(self.rates_per_site_month), rng)
+        activation = _activation_months(self.activation, len(self.rates_per_site_month), rng)
         return PiecewiseLinearIntensity.from_sites(
             activation * DAYS_PER_MONTH,
             np.array(self.rates_per_site_month) / DAYS_PER_MONTH,
@@ -343,8 +355,8 @@ class PoissonGammaAccrual:
     ramp_up_months: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.sites < 1:
-            raise ValueError(f"sites must be >= 1, got {self.sites}")
+        if isinstance(self.sites, bool) or not isinstance(self.sites, int) or self.sites < 1:
+            raise ValueError(f"sites must be an integer >= 1, got {self.sites!r}")
         if not (self.rate_per_site_month > 0.0 and self.rate_shape > 0.0):
             raise ValueError(
                 "rate_per_site_month and rate_shape must be > 0, got "
@@ -352,14 +364,12 @@ class PoissonGammaAccrual:
             )
         _check_ramp(self.ramp_up_months)
         if isinstance(self.activation, FixedActivation):
+            # Check the number of activation months now (a fixed schedule draws nothing).
             self.activation.activation_months(self.sites, np.random.default_rng(0))
 
     def intensity(self, rng: np.random.Generator) -> PiecewiseLinearIntensity:
         """One replicate's total rate: draws activation months (if random), then centre rates."""
-        if self.activation is None:
-            activation = np.zeros(self.sites)
-        else:
-            activation = self.activation.activation_months(self.sites, rng)
+        activation = _activation_months(self.activation, self.sites, rng)
         scale = self.rate_per_site_month / self.rate_shape
         rates_per_month = rng.gamma(self.rate_shape, scale, self.sites)
         return PiecewiseLinearIntensity.from_sites(
