@@ -14,7 +14,9 @@ import click
 import sim
 from sim.errors import ScenarioError, SimError
 
-SCENARIO_HELP = "A scenario file (TOML) or the name of a bundled scenario (see `trialsim scenarios`)."
+SCENARIO_HELP = (
+    "A scenario file (TOML) or the name of a bundled scenario (see `trialsim scenarios`)."
+)
 
 
 class _Group(click.Group):

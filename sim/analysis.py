@@ -105,7 +105,7 @@ def replicate_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> np.ndar
     last_registration = trial.patients[-1].registration_day if trial.patients else 0.0
     if treated:
         reject = float(reject_h0(data, plan))
-        median_days, rate = survival.km_median_and_survival(
+        median_days, rate = survival.km_median_and_survival_at(
             data.times_days, data.events, plan.pfs_rate_day
         )
         median_weeks = median_days / DAYS_PER_WEEK

@@ -19,6 +19,7 @@ from sim.engine import TrialPlan, simulate_trial
 from sim.estimates import BlockSummary, Estimate, estimates
 from sim.rng import replicate_streams
 from sim.scenario import Scenario
+from sim.stats import onesample
 from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK, LN2
 
 BLOCK_SIZE = 100  # part of the reproducibility contract: changing it moves the last bits
@@ -82,13 +83,38 @@ def run(
     )
 
 
+def reference_figures(scenario: Scenario) -> dict[str, float]:
+    """Closed-form rejection rates of the textbook model: n patients, each followed to an event.
+
+    `textbook_reject_h0` at the simulated truth (exponential PFS only), `design_power` at the
+    design's alternative: the simulated `reject_h0` is read against them.
+    """
+    phase2 = scenario.phase2
+    plan = analysis_plan(scenario)
+
+    def rejection_rate(true_median_weeks: float) -> float:
+        hazard_ratio = phase2.null_median_weeks / true_median_weeks
+        if phase2.test == "exponential":
+            return onesample.exponential_test_power(phase2.n, phase2.alpha, hazard_ratio)
+        return onesample.logrank_power_complete_followup(
+            phase2.n, phase2.alpha, hazard_ratio, method=plan.logrank_method
+        )
+
+    figures = {}
+    if phase2.pfs_model == "exponential" and not phase2.subgroups:
+        figures["textbook_reject_h0"] = rejection_rate(phase2.true_median_weeks)
+    if phase2.alt_median_weeks is not None:
+        figures["design_power"] = rejection_rate(phase2.alt_median_weeks)
+    return figures
+
+
 def analysis_plan(scenario: Scenario) -> analysis.AnalysisPlan:
     phase2 = scenario.phase2
     return analysis.AnalysisPlan(
         null_hazard_per_day=LN2 / (phase2.null_median_weeks * DAYS_PER_WEEK),
         alpha=phase2.alpha,
         test=phase2.test,
-        logrank_method=phase2.logrank_method,
+        logrank_method={"normal": "normal", "exact-poisson": "exact"}[phase2.logrank_method],
         continuous_assessment=scenario.progression_assessment == "continuous",
         pfs_rate_day=phase2.pfs_rate_months * DAYS_PER_MONTH,
         cbr_min_days=phase2.cbr_min_weeks * DAYS_PER_WEEK,

@@ -344,6 +344,10 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
         return "phase2.piecewise_breaks_weeks", (
             'only applies when phase2.pfs_model = "piecewise-exponential"'
         )
+    if phase2.response_prob > 0 and treatment.scan_interval_weeks is None:
+        return "phase2.response_prob", (
+            "response is read at scans: needs treatment.scan_interval_weeks"
+        )
     shares = sum(group.share for group in phase2.subgroups)
     if shares >= 1:
         return "phase2.subgroups", (

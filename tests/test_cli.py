@@ -1,0 +1,116 @@
+"""The command line as a user drives it: the installed `trialsim` script in a subprocess."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REFERENCE = "ruxolitinib_trastuzumab"
+
+
+def trialsim(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).with_name("trialsim")
+    return subprocess.run([str(script), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_scenarios_lists_the_bundled_ones():
+    result = trialsim("scenarios")
+    assert result.returncode == 0
+    assert result.stdout.startswith(REFERENCE)
+
+
+def test_run_json_has_the_documented_shape():
+    result = trialsim("run", REFERENCE, "--reps", "200", "--seed", "7", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["scenario"] == REFERENCE and document["seed"] == 7 and document["reps"] == 200
+    assert len(document["scenario_sha256"]) == 64
+    assert set(document["environment"]) == {"python", "numpy", "scipy", "simpy"}
+    for name in ("reject_h0", "early_termination", "n_treated_mean", "duration_months_mean",
+                 "events_mean", "median_pfs_weeks_mean"):
+        metric = document["metrics"][name]
+        assert metric["estimate"] is not None and metric["mc_se"] >= 0
+    assert result.stderr == ""  # no progress bar off a terminal
+
+
+def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.json"
+        result = trialsim("run", REFERENCE, "--reps", "450", "--seed", "3", "--workers", workers,
+                          "--format", "json", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        outputs.append(json.loads(out.read_text())["metrics"])
+    assert json.dumps(outputs[0]) == json.dumps(outputs[1])
+
+
+def test_table_and_csv_carry_the_same_estimates(tmp_path):
+    args = ("run", REFERENCE, "--reps", "100", "--seed", "2")
+    as_json = json.loads(trialsim(*args, "--format", "json").stdout)["metrics"]
+    rows = list(csv.DictReader(trialsim(*args, "--format", "csv").stdout.splitlines()))
+    assert [row["metric"] for row in rows] == list(as_json)
+    for row in rows:
+        assert float(row["estimate"]) == as_json[row["metric"]]["estimate"]
+    table = trialsim(*args).stdout
+    assert "reject_h0" in table and "MC SE" in table
+
+
+def test_set_overrides_change_the_result():
+    base = json.loads(trialsim("run", REFERENCE, "--reps", "200", "--format", "json").stdout)
+    slow = json.loads(trialsim("run", REFERENCE, "--reps", "200", "--format", "json",
+                               "--set", "accrual.rate_per_month=0.6",
+                               "--set", "phase2.true_median_weeks=8").stdout)
+    assert slow["scenario_sha256"] != base["scenario_sha256"]
+    assert slow["metrics"]["early_termination"]["estimate"] > \
+        base["metrics"]["early_termination"]["estimate"]
+
+
+def test_trace_writes_one_row_per_event(tmp_path):
+    out = tmp_path / "trial.csv"
+    result = trialsim("trace", REFERENCE, "--seed", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    kinds = {row["event"] for row in rows}
+    assert {"registration", "treatment_start", "cycle_start", "scan", "final_analysis"} <= kinds
+    days = [float(row["day"]) for row in rows]
+    assert days == sorted(days)
+
+
+def test_validate_prints_the_resolved_scenario():
+    result = trialsim("validate", REFERENCE)
+    assert result.returncode == 0
+    assert "phase2.n = 30" in result.stdout and "progression assessed by scans" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("run", "no_such_trial"), "no bundled scenario of that name"),
+        (("run", REFERENCE, "--set", "phase2.alpha=2"), "phase2.alpha = 2 is not allowed"),
+        (("run", REFERENCE, "--set", "phase2.alpah=0.1"), "did you mean phase2.alpha?"),
+        (("validate", REFERENCE, "--set", "accrual.rate_per_month=-1"), "a number > 0"),
+        (("run", REFERENCE, "--reps", "0"), "--reps"),
+        (("run", REFERENCE, "--format", "xml"), "--format"),
+        (("run", REFERENCE, "--out", "/no/such/folder/x.json"), "does not exist"),
+        (("trace", REFERENCE, "--set", "phase2.n=0"), "phase2.n = 0 is not allowed"),
+    ],
+)
+def test_bad_input_exits_2_with_one_message_and_no_traceback(tmp_path, args, expected):
+    result = trialsim(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_file_writes_no_output(tmp_path):
+    scenario = tmp_path / "bad.toml"
+    scenario.write_text('[trial]\nname = "x"\n[accrual]\nrate_per_month = -1\n')
+    out = tmp_path / "result.json"
+    result = trialsim("run", str(scenario), "--out", str(out))
+    assert result.returncode == 2
+    assert str(scenario) in result.stderr and "accrual.rate_per_month = -1" in result.stderr
+    assert list(tmp_path.iterdir()) == [scenario]

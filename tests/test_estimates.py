@@ -1,0 +1,39 @@
+"""Block summaries merged in order against direct numpy computation; rsimsum's MC SE formulas."""
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.estimates import MEAN, PROPORTION, BlockSummary, estimates
+
+
+def _merged(values, block):
+    total = None
+    for start in range(0, len(values), block):
+        summary = BlockSummary.of(values[start : start + block])
+        total = summary if total is None else total.merge(summary)
+    return total
+
+
+def test_merging_blocks_equals_one_pass_over_all_replicates():
+    rng = np.random.default_rng(3)
+    values = np.column_stack([rng.random(1234) < 0.3, rng.normal(5, 2, 1234)]).astype(float)
+    values[rng.random(1234) < 0.2, 1] = np.nan  # undefined in some replicates
+    for block in (1, 7, 100, 5000):
+        result = estimates(_merged(values, block), ("power", "median"), (PROPORTION, MEAN))
+        p = values[:, 0].mean()
+        assert result["power"].estimate == pytest.approx(p, rel=1e-12)
+        assert result["power"].mc_se == pytest.approx(math.sqrt(p * (1 - p) / 1234), rel=1e-12)
+        defined = values[~np.isnan(values[:, 1]), 1]
+        assert result["median"].replicates == len(defined)
+        assert result["median"].estimate == pytest.approx(defined.mean(), rel=1e-12)
+        expected_se = defined.std(ddof=1) / math.sqrt(len(defined))
+        assert result["median"].mc_se == pytest.approx(expected_se, rel=1e-10)
+
+
+def test_a_metric_never_defined_has_no_estimate():
+    summary = BlockSummary.of(np.array([[np.nan], [np.nan]]))
+    result = estimates(summary, ("median",), (MEAN,))["median"]
+    assert result.replicates == 0 and math.isnan(result.estimate)
+    assert result.as_dict() == {"estimate": None, "mc_se": None, "replicates": 0}

@@ -1,0 +1,169 @@
+"""Scenario loading and validation: every kind of bad input gives one message naming the file (or
+--set option), the key path, the value and what is allowed."""
+
+import pytest
+
+from sim.errors import ScenarioError
+from sim.scenario import bundled_scenarios, load_scenario, parse_override
+
+MINIMAL = """
+[trial]
+name = "minimal"
+[accrual]
+rate_per_month = 2.0
+[phase2]
+n = 20
+alpha = 0.05
+null_median_weeks = 8
+true_median_weeks = 13
+follow_up_weeks = 26
+"""
+
+
+@pytest.fixture
+def write(tmp_path):
+    def _write(text: str, name: str = "my.toml") -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+
+    return _write
+
+
+def _error(source, overrides=()) -> str:
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(source, overrides)
+    return str(raised.value)
+
+
+def test_minimal_scenario_takes_the_textbook_defaults(write):
+    scenario = load_scenario(write(MINIMAL))
+    assert scenario.accrual.model == "poisson"
+    assert scenario.accrual.max_months is None
+    assert scenario.phase2.test == "exponential"
+    assert scenario.progression_assessment == "continuous"
+    assert scenario.phase2.death_median_weeks is None
+    assert scenario.phase2.dropout_median_weeks is None
+
+
+def test_every_bundled_scenario_is_valid():
+    assert "ruxolitinib_trastuzumab" in bundled_scenarios()
+    for name in bundled_scenarios():
+        assert load_scenario(name).name
+
+
+def test_not_toml(write):
+    message = _error(write("[trial\nname = 1"))
+    assert "my.toml" in message and "not valid TOML" in message and "line 1" in message
+
+
+def test_unknown_key_suggests_the_nearest(write):
+    message = _error(write(MINIMAL.replace("alpha = 0.05", "alpah = 0.05")))
+    assert "my.toml" in message
+    assert "unknown key phase2.alpah" in message
+    assert "did you mean phase2.alpha?" in message
+
+
+def test_unknown_section(write):
+    message = _error(write(MINIMAL + "\n[phase3]\nn = 1\n"))
+    assert "unknown key phase3" in message and "trial, accrual, treatment, phase2" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "replacement", "key", "value", "allowed"),
+    [
+        ("rate_per_month = 2.0", 'rate_per_month = "fast"', "accrual.rate_per_month", '"fast"',
+         "a number > 0"),
+        ("rate_per_month = 2.0", "rate_per_month = -1.0", "accrual.rate_per_month", "-1.0",
+         "a number > 0"),
+        ("alpha = 0.05", "alpha = 1.5", "phase2.alpha", "1.5", "a number > 0 and < 1"),
+        ("alpha = 0.05", "alpha = 0", "phase2.alpha", "0", "a number > 0 and < 1"),
+        ("null_median_weeks = 8", "null_median_weeks = 0", "phase2.null_median_weeks", "0",
+         "a number > 0"),
+        ("true_median_weeks = 13", "true_median_weeks = -2", "phase2.true_median_weeks", "-2",
+         "a number > 0"),
+        ("n = 20", "n = 0", "phase2.n", "0", "a whole number >= 1"),
+        ("n = 20", "n = 2.5", "phase2.n", "2.5", "a whole number >= 1"),
+        ("n = 20", "n = true", "phase2.n", "true", "a whole number >= 1"),
+    ],
+)
+def test_wrong_type_or_out_of_range(write, line, replacement, key, value, allowed):
+    message = _error(write(MINIMAL.replace(line, replacement)))
+    assert message == f"{write(MINIMAL.replace(line, replacement))}: {key} = {value} is not " \
+                      f"allowed: expected {allowed}"
+
+
+def test_missing_required_key(write):
+    message = _error(write(MINIMAL.replace("n = 20\n", "")))
+    assert "my.toml" in message
+    assert "missing required key phase2.n (a whole number >= 1)" in message
+
+
+def test_choice_lists_what_is_allowed(write):
+    message = _error(write(MINIMAL.replace("[phase2]", '[phase2]\ntest = "wilcoxon"')))
+    assert 'phase2.test = "wilcoxon" is not allowed: expected one of "exponential", ' \
+           '"one-sample-logrank"' in message
+
+
+def test_missing_file_and_unknown_bundled_name():
+    message = _error("no_such_trial")
+    assert "no_such_trial" in message and "ruxolitinib_trastuzumab" in message
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("phase2.alpha=1.5", "--set phase2.alpha=1.5: phase2.alpha = 1.5 is not allowed"),
+        ("accrual.rate_per_month=fast",
+         '--set accrual.rate_per_month=fast: accrual.rate_per_month = "fast" is not allowed'),
+        ("phase2.alpah=0.1", "did you mean phase2.alpha?"),
+        ("phase2.n", "--set phase2.n: expected KEY=VALUE"),
+        ("phase2.n=[1", "is not a TOML value"),
+        ("phase2.alpha.x=1", "phase2.alpha is a value, not a table of keys"),
+    ],
+)
+def test_bad_set_values(override, expected):
+    assert expected in _error("ruxolitinib_trastuzumab", [override])
+
+
+def test_set_reads_toml_values_and_bare_words():
+    assert parse_override("accrual.rate_per_month=0.6") == ("accrual.rate_per_month", 0.6)
+    assert parse_override("phase2.test=one-sample-logrank") == ("phase2.test", "one-sample-logrank")
+    assert parse_override("a.b=[0.1, 0.2]") == ("a.b", [0.1, 0.2])
+    scenario = load_scenario(
+        "ruxolitinib_trastuzumab",
+        ["accrual.rate_per_month=0.6", "phase2.true_median_weeks=8"],
+    )
+    assert scenario.accrual.rate_per_month == 0.6 and scenario.phase2.true_median_weeks == 8
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["treatment.scan_interval_weeks=9", "treatment.progression_assessment=scans"], None),
+        (["treatment.progression_assessment=scans"], "needs treatment.scan_interval_weeks"),
+        (["phase2.pfs_model=weibull"], 'pfs_model = "weibull" needs a shape'),
+        (["phase2.weibull_shape=1.5"], 'only applies when phase2.pfs_model = "weibull"'),
+        (["phase2.pfs_model=piecewise-exponential", "phase2.piecewise_breaks_weeks=[4]",
+          "phase2.piecewise_median_weeks=[8]"], "expected one median per piece, 2 for 1 break"),
+        (["phase2.pfs_model=piecewise-exponential", "phase2.piecewise_breaks_weeks=[4, 2]",
+          "phase2.piecewise_median_weeks=[8, 9, 10]"], "strictly increasing"),
+        (["phase2.subgroups=[{share=0.6, median_weeks=80}, {share=0.5, median_weeks=3}]"],
+         "shares add up to 1.1"),
+        (["phase2.response_prob=0.2"], "needs treatment.scan_interval_weeks"),
+    ],
+)
+def test_keys_that_depend_on_each_other(write, overrides, expected):
+    path = write(MINIMAL)
+    if expected is None:
+        assert load_scenario(path, overrides).progression_assessment == "scans"
+    else:
+        assert expected in _error(path, overrides)
+
+
+def test_hash_ignores_key_order_and_sees_overrides(write):
+    reordered = MINIMAL.replace("n = 20\nalpha = 0.05", "alpha = 0.05\nn = 20")
+    assert load_scenario(write(MINIMAL, "a.toml")).sha256() == \
+        load_scenario(write(reordered, "b.toml")).sha256()
+    assert load_scenario(write(MINIMAL, "a.toml")).sha256() != \
+        load_scenario(write(MINIMAL, "a.toml"), ["phase2.n=21"]).sha256()
