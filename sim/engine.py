@@ -157,14 +157,22 @@ class _Patient:
     end_kind: str = ""
     cycle_start_days: list[float] = field(default_factory=list)
     scan_days: list[float] = field(default_factory=list)
-    scan_results: list[str] = field(default_factory=list)
     ended: bool = False
     done: simpy.Event | None = None
 
-    def record(self) -> records.PatientRecord:
+    def scan_result(self, day: float) -> str:
+        if day == self.observed_progression_day:
+            return records.PROGRESSIVE
+        return records.RESPONSE if self.responder else records.STABLE
+
+    def record(self, cut_day: float) -> records.PatientRecord:
+        """What happened to this patient by `cut_day` (the simulation's last day)."""
+
         def day_if(kind: str) -> float:
             return self.end_day if self.ended and self.end_kind == kind else math.inf
 
+        cycles = tuple(day for day in self.cycle_start_days if day <= cut_day)
+        scans = tuple(day for day in self.scan_days if day <= cut_day)
         return records.PatientRecord(
             patient_id=self.patient_id,
             registration_day=self.registration_day,
@@ -174,9 +182,9 @@ class _Patient:
             progression_day=day_if("progression"),
             death_day=day_if("death"),
             dropout_day=day_if("dropout"),
-            cycle_start_days=tuple(self.cycle_start_days),
-            scan_days=tuple(self.scan_days),
-            scan_results=tuple(self.scan_results),
+            cycle_start_days=cycles,
+            scan_days=scans,
+            scan_results=tuple(self.scan_result(day) for day in scans),
             responder=self.responder,
         )
 
@@ -261,51 +269,32 @@ class _TrialRun:
         self.env.process(self.follow(patient))
 
     def follow(self, patient: _Patient):
-        """Cycles and scans from the start of treatment until progression, death or dropout."""
-        env, plan, trace = self.env, self.plan, self.trace
-        start, end = patient.start_day, patient.end_day
-        if trace:
-            self.log(start, patient.patient_id, "treatment_start")
-        cycle_day, scan_day = start, start + plan.scan_interval_days
-        cycle_number = 1
-        while True:
-            day = min(cycle_day, scan_day)
-            if day > end:
-                break
-            if day > env.now:
-                yield env.timeout(day - env.now)
-            if scan_day == day:
-                self.scan(patient, day)
-                scan_day = start + (len(patient.scan_days) + 1) * plan.scan_interval_days
-            if day == end:
-                break  # progression seen at this scan: no cycle starts today
-            if cycle_day == day:
-                patient.cycle_start_days.append(day)
-                if trace:
-                    self.log(day, patient.patient_id, "cycle_start", f"cycle {cycle_number}")
-                cycle_day = start + cycle_number * plan.cycle_days
-                cycle_number += 1
-        if end < math.inf:
-            if end > env.now:
-                yield env.timeout(end - env.now)
-            self.finish(patient)
+        """From the start of treatment until progression, death or dropout.
 
-    def scan(self, patient: _Patient, day: float) -> None:
-        if day == patient.observed_progression_day:
-            result = records.PROGRESSIVE
-        else:
-            result = records.RESPONSE if patient.responder else records.STABLE
-        patient.scan_days.append(day)
-        patient.scan_results.append(result)
+        Nothing is decided at a visit yet, so the visits are laid out at once and the process
+        waits for the end of follow-up; `record` keeps only what happened by the data cut.
+        """
+        cycles, scans = visit_schedule(
+            patient.start_day, patient.end_day, self.plan.cycle_days, self.plan.scan_interval_days
+        )
+        patient.cycle_start_days = cycles
+        patient.scan_days = scans
         if self.trace:
-            self.log(day, patient.patient_id, "scan", result)
+            self.log(patient.start_day, patient.patient_id, "treatment_start")
+            for number, day in enumerate(cycles, start=1):
+                self.log(day, patient.patient_id, "cycle_start", f"cycle {number}")
+            for day in scans:
+                self.log(day, patient.patient_id, "scan", patient.scan_result(day))
+        if patient.end_day < math.inf:
+            yield self.env.timeout(patient.end_day - self.env.now)
+            self.finish(patient)
 
     def finish(self, patient: _Patient) -> None:
         patient.ended = True
         if self.trace:
             detail = ""
             if patient.end_kind == "progression":
-                on_scan = patient.scan_days and patient.scan_days[-1] == patient.end_day
+                on_scan = patient.end_day in patient.scan_days
                 detail = "at scan" if on_scan else "clinical"
             self.log(patient.end_day, patient.patient_id, patient.end_kind, detail)
         patient.done.succeed()
@@ -325,19 +314,45 @@ class _TrialRun:
     def run(self) -> records.TrialRecord:
         self.env.run(until=self.env.process(self.controller()))
         if self.trace:
+            self.events = [e for e in self.events if e.day <= self.analysis_day]
             for patient in self.patients:
                 if patient.done is not None and not patient.ended:
                     self.log(self.analysis_day, patient.patient_id, "censored", "data cut")
             order = {name: rank for rank, name in enumerate(records.EVENT_ORDER)}
             self.events.sort(key=lambda e: (e.day, e.patient_id, order[e.event]))
         return records.TrialRecord(
-            patients=tuple(p.record() for p in self.patients),
+            patients=tuple(p.record(self.analysis_day) for p in self.patients),
             target_n=self.plan.target_n,
             accrual_closed_day=self.accrual_closed_day,
             closed_early=self.closed_early,
             analysis_day=self.analysis_day,
             events=tuple(self.events),
         )
+
+
+def visit_schedule(
+    start_day: float, end_day: float, cycle_days: float, scan_interval_days: float
+) -> tuple[list[float], list[float]]:
+    """(cycle start days, scan days) from `start_day` until follow-up ends on `end_day`.
+
+    Scans count from the start of treatment. A scan on `end_day` is the one that sees the
+    progression; a cycle due on `end_day` is not given (the scan is read first).
+    """
+    cycles = []
+    number = 0
+    day = start_day
+    while day < end_day:
+        cycles.append(day)
+        number += 1
+        day = start_day + number * cycle_days
+    scans = []
+    number = 1
+    day = start_day + scan_interval_days
+    while day <= end_day:
+        scans.append(day)
+        number += 1
+        day = start_day + number * scan_interval_days
+    return cycles, scans
 
 
 def simulate_trial(plan: TrialPlan, streams: ReplicateStreams, trace: bool = False):

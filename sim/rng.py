@@ -4,8 +4,6 @@ numpy's parallel-RNG guide: SeedSequence(seed, spawn_key=(i,)) is exactly the i-
 SeedSequence(seed).spawn(), so replicate i draws the same numbers whichever worker runs it.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 # Order matters: substream k of a replicate is the k-th child of that replicate's SeedSequence.
@@ -13,18 +11,30 @@ import numpy as np
 STREAM_NAMES = ("accrual", "patients", "toxicity", "assessment", "dosefinding", "allocation")
 
 
-@dataclass(frozen=True)
 class ReplicateStreams:
-    accrual: np.random.Generator
-    patients: np.random.Generator
-    toxicity: np.random.Generator
-    assessment: np.random.Generator
-    dosefinding: np.random.Generator
-    allocation: np.random.Generator
+    """The named generators of one replicate, each made on first use.
+
+    Substream k is SeedSequence(seed, spawn_key=(replicate, k)): exactly the k-th child of the
+    replicate's SeedSequence, made without spawning the streams a scenario never draws from.
+    """
+
+    __slots__ = ("seed", "replicate", *STREAM_NAMES)
+
+    def __init__(self, seed: int, replicate: int):
+        self.seed = seed
+        self.replicate = replicate
+
+    def __getattr__(self, name: str) -> np.random.Generator:
+        if name not in STREAM_NAMES:
+            raise AttributeError(name)
+        sequence = np.random.SeedSequence(
+            self.seed, spawn_key=(self.replicate, STREAM_NAMES.index(name))
+        )
+        generator = np.random.Generator(np.random.PCG64(sequence))
+        setattr(self, name, generator)
+        return generator
 
 
 def replicate_streams(seed: int, replicate: int) -> ReplicateStreams:
     """The generators of replicate `replicate` (0-based) of a run seeded with `seed`."""
-    sequence = np.random.SeedSequence(seed, spawn_key=(replicate,))
-    children = sequence.spawn(len(STREAM_NAMES))
-    return ReplicateStreams(*(np.random.Generator(np.random.PCG64(c)) for c in children))
+    return ReplicateStreams(seed, replicate)
