@@ -135,3 +135,21 @@ def test_a_scenario_of_only_required_keys_is_the_textbook_model():
         assert patient.status == records.TREATED
         assert patient.scan_days == ()
         assert patient.progression_day == patient.latent_progression_day
+
+
+def test_subgroups_mix_their_survival_curves():
+    # 20% long-benefit patients (median 80 weeks), the rest at the base median of 8 weeks:
+    # S(t) = 0.2 * 2^(-t/80) + 0.8 * 2^(-t/8), t in weeks (Kolmogorov-Smirnov, fixed seed).
+    from scipy import stats
+
+    trials = _trials(["phase2.true_median_weeks=8",
+                      "phase2.subgroups=[{name=\"HR+ long benefit\", share=0.2, median_weeks=80}]"],
+                     reps=300)
+    latent_weeks = [(p.latent_progression_day - p.treatment_start_day) / 7
+                    for trial in trials for p in _treated(trial)]
+    assert len(latent_weeks) > 8000
+
+    def cdf(weeks):
+        return 1 - (0.2 * 2 ** (-weeks / 80) + 0.8 * 2 ** (-weeks / 8))
+
+    assert stats.kstest(latent_weeks, cdf).pvalue > 1e-3
