@@ -171,13 +171,108 @@ run.help += f"\n\nSCENARIO: {SCENARIO_HELP}"
 
 @main.command()
 @click.argument("scenario")
+@click.option("--design", "designs", multiple=True, required=True,
+              type=click.Choice(["3+3", "crm", "tite-crm", "boin"]),
+              help="A phase I design to compare (repeatable; the first is the reference).")
+@click.option("--reps", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
+@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False))
+def compare(scenario, designs, reps, seed, workers, overrides, output_format, out):
+    """Phase I designs side by side on the same simulated patients and arrival times.
+
+    Each metric's estimate and Monte Carlo SE per design, and the paired difference against the
+    first design with its SE (the same replicates, so the difference is not noise).
+    """
+    from sim.runner import compare as compare_designs
+
+    if len(set(designs)) != len(designs):
+        raise ScenarioError(f"--design: each design once, got {', '.join(designs)}")
+    scenarios = {}
+    for design in designs:
+        loaded = _load(scenario, (*overrides, f"phase1.design={design}"))
+        if not loaded.has_phase1:
+            raise ScenarioError(f"{scenario}: compare needs an enabled [phase1] section")
+        scenarios[design] = loaded
+    _check_out(out)
+    bar = _progress_bar(reps)
+    if bar is None:
+        result = compare_designs(scenarios, reps, seed, workers)
+    else:
+        with bar:
+            result = compare_designs(scenarios, reps, seed, workers, progress=bar.update)
+    render = {"table": _compare_table, "json": _compare_json, "csv": _compare_csv}
+    _emit(render[output_format](result), out)
+
+
+def _compare_table(result) -> str:
+    first = result.designs[0]
+    header = f"{'metric':<28}" + "".join(f"{d:>22}" for d in result.designs)
+    header += "".join(f"{d + ' - ' + first:>26}" for d in result.designs[1:])
+    lines = [f"{result.scenario}: {result.reps} replicates, seed {result.seed}, "
+             f"estimate (MC SE); differences paired against {first}", "", header]
+    for name in result.metrics[first]:
+        row = f"{name:<28}"
+        for design in result.designs:
+            row += f"{_cell(result.metrics[design][name]):>22}"
+        for design in result.designs[1:]:
+            row += f"{_cell(result.differences[design][name], signed=True):>26}"
+        lines.append(row)
+    return "\n".join(lines) + "\n"
+
+
+def _cell(estimate, signed: bool = False) -> str:
+    if estimate.replicates == 0:
+        return "-"
+    value = f"{estimate.estimate:+.4f}" if signed else f"{estimate.estimate:.4f}"
+    se = f"{estimate.mc_se:.4f}" if estimate.replicates > 1 else "-"
+    return f"{value} ({se})"
+
+
+def _compare_json(result) -> str:
+    document = {
+        "scenario": result.scenario,
+        "designs": list(result.designs),
+        "version": sim.__version__,
+        "seed": result.seed,
+        "reps": result.reps,
+        "environment": _environment(),
+        "metrics": {d: {n: e.as_dict() for n, e in m.items()} for d, m in result.metrics.items()},
+        "differences_vs_first": {
+            d: {n: e.as_dict() for n, e in m.items()} for d, m in result.differences.items()
+        },
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _compare_csv(result) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["design", "metric", "estimate", "mc_se", "replicates", "difference_vs_first",
+                     "difference_mc_se"])
+    for design in result.designs:
+        for name, estimate in result.metrics[design].items():
+            row = estimate.as_dict()
+            difference = result.differences.get(design, {}).get(name)
+            diff = difference.as_dict() if difference else {"estimate": None, "mc_se": None}
+            writer.writerow([design, name, _csv_number(row["estimate"]),
+                             _csv_number(row["mc_se"]), row["replicates"],
+                             _csv_number(diff["estimate"]), _csv_number(diff["mc_se"])])
+    return buffer.getvalue()
+
+
+@main.command()
+@click.argument("scenario")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
 def validate(scenario, overrides):
     """Check SCENARIO and print what it resolves to (defaults filled in)."""
     loaded = _load(scenario, overrides)
     click.echo(f"{scenario}: valid scenario {loaded.name!r} (sha256 {loaded.sha256()[:16]})")
     for section, values in loaded.model_dump(mode="json").items():
-        for key, value in values.items():
+        for key, value in (values or {}).items():
             if value is not None and value != []:
                 click.echo(f"  {section}.{key} = {json.dumps(value)}")
     click.echo(f"  (progression assessed by {loaded.progression_assessment})")
@@ -205,11 +300,14 @@ def trace(scenario, seed, replicate, overrides, out):
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["patient_id", "day", "weeks_from_registration", "event", "detail"])
     for event in record.events:
-        weeks = (event.day - registered[event.patient_id]) / 7
-        writer.writerow([event.patient_id, f"{event.day:.2f}", f"{weeks:.2f}", event.event,
-                         event.detail])
+        if event.patient_id in registered:
+            weeks = f"{(event.day - registered[event.patient_id]) / 7:.2f}"
+            patient = event.patient_id
+        else:  # a trial-level event
+            weeks, patient = "", ""
+        writer.writerow([patient, f"{event.day:.2f}", weeks, event.event, event.detail])
     writer.writerow(["", f"{record.analysis_day:.2f}", "", "final_analysis",
-                     "closed early" if record.closed_early else ""])
+                     f"accrual closed: {record.closure_reason}"])
     _emit(buffer.getvalue(), out)
 
 

@@ -44,7 +44,7 @@ def cut(patients: tuple[records.PatientRecord, ...], cut_day: float, plan: Analy
     times, events = [], []
     responders = benefit = 0
     for patient in patients:
-        if patient.status != records.TREATED or patient.treatment_start_day > cut_day:
+        if not patient.in_phase2 or patient.treatment_start_day > cut_day:
             continue
         registered = patient.registration_day
         event_day = min(patient.progression_day, patient.death_day)
@@ -80,7 +80,7 @@ def _last_at_or_before(days: tuple[float, ...], limit: float) -> float | None:
     return last
 
 
-METRICS = (
+PHASE2_METRICS = (
     ("reject_h0", PROPORTION),
     ("early_termination", PROPORTION),
     ("n_registered_mean", MEAN),
@@ -94,12 +94,88 @@ METRICS = (
     ("orr_mean", MEAN),
     ("cbr_mean", MEAN),
 )
-METRIC_NAMES = tuple(name for name, _ in METRICS)
-METRIC_KINDS = tuple(kind for _, kind in METRICS)
 
 
-def replicate_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> np.ndarray:
-    """One replicate's metrics at its final analysis, in METRIC_NAMES order (NaN: undefined)."""
+def metric_spec(phase1_levels: int, has_phase2: bool) -> tuple[tuple[str, str], ...]:
+    """(name, kind) of every metric a replicate reports, in order.
+
+    Phase I levels are 1-based in names, as protocols number them; level 0 of p_select_level_K
+    means no dose was recommended.
+    """
+    phase1: list[tuple[str, str]] = []
+    if phase1_levels:
+        phase1 += [(f"p_select_level_{k}", PROPORTION) for k in range(phase1_levels + 1)]
+        phase1 += [(f"n_at_level_{k}", MEAN) for k in range(1, phase1_levels + 1)]
+        phase1 += [(f"dlt_at_level_{k}", MEAN) for k in range(1, phase1_levels + 1)]
+        phase1 += [
+            ("p_stop_toxicity", PROPORTION),
+            ("phase1_n_mean", MEAN),
+            ("phase1_duration_months_mean", MEAN),
+            ("patients_lost_waiting_mean", MEAN),
+        ]
+    if has_phase2:
+        return (*phase1, *PHASE2_METRICS)
+    return (
+        *phase1,
+        ("n_registered_mean", MEAN),
+        ("duration_months_mean", MEAN),
+        ("orr_mean", MEAN),
+    )
+
+
+def replicate_metrics(
+    trial: records.TrialRecord, plan: AnalysisPlan, phase1_levels: int, has_phase2: bool
+) -> list[float]:
+    """One replicate's metrics at its final analysis, in `metric_spec` order (NaN: undefined)."""
+    values: list[float] = []
+    if phase1_levels:
+        values += _phase1_metrics(trial, phase1_levels)
+    if has_phase2:
+        values += _phase2_metrics(trial, plan)
+    else:
+        phase1_patients = [
+            p for p in trial.patients if p.phase == 1 and p.status == records.TREATED
+        ]
+        responders = sum(
+            any(
+                day <= trial.analysis_day and result == records.RESPONSE
+                for day, result in zip(p.scan_days, p.scan_results, strict=True)
+            )
+            for p in phase1_patients
+        )
+        values += [
+            len(trial.patients),
+            trial.analysis_day / DAYS_PER_MONTH,
+            responders / len(phase1_patients) if phase1_patients else math.nan,
+        ]
+    return values
+
+
+def _phase1_metrics(trial: records.TrialRecord, levels: int) -> list[float]:
+    selected = [0.0] * (levels + 1)
+    selected[0 if trial.selected_level is None else trial.selected_level + 1] = 1.0
+    treated = [0.0] * levels
+    dlts = [0.0] * levels
+    lost = 0
+    for patient in trial.patients:
+        if patient.status == records.LOST_WAITING:
+            lost += 1
+        elif patient.phase == 1 and patient.status == records.TREATED:
+            treated[patient.level] += 1
+            dlts[patient.level] += patient.dlt_day <= trial.analysis_day
+    ended = trial.phase1_end_day if math.isfinite(trial.phase1_end_day) else trial.analysis_day
+    return [
+        *selected,
+        *treated,
+        *dlts,
+        float(trial.closure_reason == records.CLOSED_TOXICITY),
+        sum(treated),
+        ended / DAYS_PER_MONTH,
+        lost,
+    ]
+
+
+def _phase2_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> list[float]:
     data = cut(trial.patients, trial.analysis_day, plan)
     treated = len(data.times_days)
     last_registration = trial.patients[-1].registration_day if trial.patients else 0.0
@@ -113,22 +189,20 @@ def replicate_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> np.ndar
     else:
         reject, median_weeks, rate, orr, cbr = 0.0, math.nan, math.nan, math.nan, math.nan
     reached = math.isfinite(median_weeks)
-    return np.array(
-        [
-            reject,
-            float(trial.closed_early),
-            len(trial.patients),
-            treated,
-            float(data.events.sum()),
-            trial.analysis_day / DAYS_PER_MONTH,
-            last_registration / DAYS_PER_MONTH,
-            median_weeks if reached else math.nan,
-            float(reached) if treated else math.nan,
-            rate,
-            orr,
-            cbr,
-        ]
-    )
+    return [
+        reject,
+        float(trial.closed_early),
+        len(trial.patients),
+        treated,
+        float(data.events.sum()),
+        trial.analysis_day / DAYS_PER_MONTH,
+        last_registration / DAYS_PER_MONTH,
+        median_weeks if reached else math.nan,
+        float(reached) if treated else math.nan,
+        rate,
+        orr,
+        cbr,
+    ]
 
 
 def reject_h0(data: PfsData, plan: AnalysisPlan) -> bool:

@@ -1,9 +1,11 @@
 """The discrete-event engine: the only module that imports simpy.
 
-One simpy Environment per replicate. Processes: accrual (registers patients, closes at the target
-or the deadline), one process per treated patient (cycles, scans, progression, death, dropout) and
-the controller (final-analysis date). The engine records what happens and decides nothing a
-statistic would decide: analyses cut the records afterwards (sim.analysis).
+One simpy Environment per replicate. Processes: accrual (registers patients, closes at the target,
+the deadline, or when the trial stops), one process per treated patient (follow-up until
+progression, death or dropout), a DLT-window watcher per phase I patient, a timer per patient
+waiting for a phase I slot, and the controller (final-analysis date). The engine records what
+happens and asks the dose-finding design (sim.dosefinding) every phase I decision; statistics are
+computed afterwards on the records (sim.analysis).
 
 Same-day order (pinned in tests): a scan is read before the cycle that would start that day, so a
 progression seen at the day-63 scan means cycle 4 is not given.
@@ -17,6 +19,7 @@ import simpy
 
 from sim import records
 from sim.accrual import AccrualModel, FixedAccrual, PoissonAccrual
+from sim.dosefinding import Action, DoseFindingDesign, TreatedPatient, build_design
 from sim.outcomes import Exponential, PiecewiseExponential, TimeToEventModel, Weibull
 from sim.rng import ReplicateStreams
 from sim.scenario import Scenario
@@ -35,15 +38,30 @@ PATIENT_COLUMNS = (
     "clinical_progression",
     "response",
 )
+# Phase I toxicity, from the "toxicity" stream: a DLT at level d iff propensity < p_true[d]
+# (the same patients at every design), and the DLT's day within the window.
+TOXICITY_COLUMNS = ("dlt_propensity", "dlt_onset")
 _COLUMN = {name: index for index, name in enumerate(PATIENT_COLUMNS)}
-_PATIENT_CHUNK = 64
+_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Phase1Plan:
+    design: DoseFindingDesign
+    true_dlt_probs: tuple[float, ...]
+    start_level: int  # 0-based
+    dlt_window_days: float
+    early_onset: bool  # DLT days front-loaded in the window rather than uniform
+    max_wait_days: float
+    count_toward_phase2: bool
+    follow_up_days: float  # phase I-only trials: final analysis this long after the last start
 
 
 @dataclass(frozen=True)
 class TrialPlan:
     """A scenario in engine terms (days, samplers): derived once, shared by every replicate."""
 
-    target_n: int
+    phase2_n: int  # 0: a phase I-only trial
     accrual: AccrualModel
     accrual_deadline_day: float
     screen_failure_prob: float
@@ -52,31 +70,42 @@ class TrialPlan:
     scan_interval_days: float  # inf when there are no scans
     continuous_assessment: bool
     subgroup_edges: tuple[float, ...]  # cumulative shares of the named subgroups
-    progression_models: tuple[TimeToEventModel, ...]  # subgroups first, the base population last
+    # progression_models[level]: subgroups first, the base population last
+    progression_models: tuple[tuple[TimeToEventModel, ...], ...]
+    response_probs: tuple[float, ...]  # by level
     death: TimeToEventModel | None
     dropout: TimeToEventModel | None
     clinical_progression_prob: float
-    response_prob: float
     follow_up_days: float
+    phase1: Phase1Plan | None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "TrialPlan":
-        accrual, treatment, phase2 = scenario.accrual, scenario.treatment, scenario.phase2
+        accrual, treatment = scenario.accrual, scenario.treatment
+        phase1 = scenario.phase1 if scenario.has_phase1 else None
+        phase2 = scenario.phase2
+        levels = phase1.levels if phase1 else 1
         sampler = {"poisson": PoissonAccrual, "fixed": FixedAccrual}[accrual.model]
-        base_days = phase2.true_median_weeks * DAYS_PER_WEEK
-        if phase2.pfs_model == "weibull":
-            base: TimeToEventModel = Weibull(base_days, phase2.weibull_shape)
-        elif phase2.pfs_model == "piecewise-exponential":
-            base = PiecewiseExponential(
-                tuple(w * DAYS_PER_WEEK for w in phase2.piecewise_breaks_weeks),
-                tuple(w * DAYS_PER_WEEK for w in phase2.piecewise_median_weeks),
-            )
-        else:
-            base = Exponential(base_days)
-        groups = phase2.subgroups
         scan_weeks = treatment.scan_interval_weeks
+        medians = (
+            phase1.true_median_weeks_by_level
+            if phase1 and phase1.true_median_weeks_by_level
+            else [phase2.true_median_weeks] * levels
+        )
+        groups = phase2.subgroups if phase2 else []
+        models = tuple(
+            (
+                *(Exponential(g.median_weeks * DAYS_PER_WEEK) for g in groups),
+                _base_model(phase2, median * DAYS_PER_WEEK),
+            )
+            for median in medians
+        )
+        if phase1 and phase1.response_prob_by_level is not None:
+            response = tuple(phase1.response_prob_by_level)
+        else:
+            response = (phase2.response_prob if phase2 else 0.0,) * levels
         return cls(
-            target_n=phase2.n,
+            phase2_n=phase2.n if phase2 else 0,
             accrual=sampler(accrual.rate_per_month),
             accrual_deadline_day=(
                 accrual.max_months * DAYS_PER_MONTH if accrual.max_months else math.inf
@@ -87,46 +116,97 @@ class TrialPlan:
             scan_interval_days=scan_weeks * DAYS_PER_WEEK if scan_weeks else math.inf,
             continuous_assessment=scenario.progression_assessment == "continuous",
             subgroup_edges=tuple(np.cumsum([g.share for g in groups]).tolist()),
-            progression_models=(
-                *(Exponential(g.median_weeks * DAYS_PER_WEEK) for g in groups),
-                base,
-            ),
-            death=_optional_exponential(phase2.death_median_weeks),
-            dropout=_optional_exponential(phase2.dropout_median_weeks),
-            clinical_progression_prob=phase2.clinical_progression_prob,
-            response_prob=phase2.response_prob,
-            follow_up_days=phase2.follow_up_weeks * DAYS_PER_WEEK,
+            progression_models=models,
+            response_probs=response,
+            death=_optional_exponential(phase2.death_median_weeks if phase2 else None),
+            dropout=_optional_exponential(phase2.dropout_median_weeks if phase2 else None),
+            clinical_progression_prob=phase2.clinical_progression_prob if phase2 else 0.0,
+            follow_up_days=(phase2.follow_up_weeks if phase2 else phase1.follow_up_weeks)
+            * DAYS_PER_WEEK,
+            phase1=_phase1_plan(scenario) if phase1 else None,
         )
+
+
+def _base_model(phase2, median_days: float) -> TimeToEventModel:
+    if phase2 is not None and phase2.pfs_model == "weibull":
+        return Weibull(median_days, phase2.weibull_shape)
+    if phase2 is not None and phase2.pfs_model == "piecewise-exponential":
+        return PiecewiseExponential(
+            tuple(w * DAYS_PER_WEEK for w in phase2.piecewise_breaks_weeks),
+            tuple(w * DAYS_PER_WEEK for w in phase2.piecewise_median_weeks),
+        )
+    return Exponential(median_days)
 
 
 def _optional_exponential(median_weeks: float | None) -> TimeToEventModel | None:
     return None if median_weeks is None else Exponential(median_weeks * DAYS_PER_WEEK)
 
 
+def build_phase1_design(scenario: Scenario) -> DoseFindingDesign:
+    """The scenario's dose-finding design (levels 1-based in the scenario, 0-based here)."""
+    phase1 = scenario.phase1
+    return build_design(
+        phase1.design,
+        n_levels=phase1.levels,
+        start_level=phase1.start_level - 1,
+        max_n=phase1.n,
+        cohort_size=phase1.cohort_size,
+        target_dlt=phase1.target_dlt,
+        dlt_window_days=phase1.dlt_window_days,
+        skeleton=phase1.skeleton,
+        indifference_halfwidth=phase1.indifference_halfwidth,
+        prior_mtd_level=None if phase1.prior_mtd_level is None else phase1.prior_mtd_level - 1,
+        model=phase1.model,
+        prior_sd=phase1.prior_sd,
+        tite_weights=phase1.tite_weights,
+        no_skip_escalation=phase1.no_skip_escalation,
+        safety_threshold=phase1.safety_threshold,
+        confirm_mtd_with_six=phase1.confirm_mtd_with_six,
+    )
+
+
+def _phase1_plan(scenario: Scenario) -> Phase1Plan:
+    phase1 = scenario.phase1
+    return Phase1Plan(
+        design=build_phase1_design(scenario),
+        true_dlt_probs=tuple(phase1.true_dlt_probs),
+        start_level=phase1.start_level - 1,
+        dlt_window_days=phase1.dlt_window_days,
+        early_onset=phase1.dlt_onset == "early",
+        max_wait_days=phase1.max_wait_days,
+        count_toward_phase2=phase1.count_toward_phase2,
+        follow_up_days=phase1.follow_up_weeks * DAYS_PER_WEEK,
+    )
+
+
 @dataclass
 class _PatientDraws:
-    """A chunk of patients' uniforms turned into latent quantities, as Python lists."""
+    """A chunk of patients' uniforms, turned into latent quantities as Python lists."""
 
     screen_failed: list[bool]
     withdrew: list[bool]
-    progression_days: list[float]  # from treatment start
+    progression_days: list[list[float]]  # [level][patient], from treatment start
     death_days: list[float]
     dropout_days: list[float]
     clinical: list[bool]
-    responder: list[bool]
+    response_uniforms: list[float]
 
 
 def _draw_patients(plan: TrialPlan, rng: np.random.Generator) -> _PatientDraws:
-    u = rng.random((_PATIENT_CHUNK, len(PATIENT_COLUMNS)))
-    if len(plan.progression_models) == 1:
-        progression = plan.progression_models[0].times_from_uniforms(u[:, _COLUMN["progression"]])
-    else:
-        group = np.searchsorted(plan.subgroup_edges, u[:, _COLUMN["subgroup"]], side="right")
-        progression = np.empty(_PATIENT_CHUNK)
-        for index, model in enumerate(plan.progression_models):
+    u = rng.random((_CHUNK, len(PATIENT_COLUMNS)))
+    progression_u = u[:, _COLUMN["progression"]]
+    group = np.searchsorted(plan.subgroup_edges, u[:, _COLUMN["subgroup"]], side="right")
+    by_level = []
+    for models in plan.progression_models:
+        if len(models) == 1:
+            by_level.append(models[0].times_from_uniforms(progression_u).tolist())
+            continue
+        times = np.empty(_CHUNK)
+        for index, model in enumerate(models):
             chosen = group == index
-            progression[chosen] = model.times_from_uniforms(u[chosen, _COLUMN["progression"]])
-    never = [math.inf] * _PATIENT_CHUNK
+            times[chosen] = model.times_from_uniforms(progression_u[chosen])
+        by_level.append(times.tolist())
+    never = [math.inf] * _CHUNK
 
     def latent(model: TimeToEventModel | None, column: str) -> list[float]:
         return never if model is None else model.times_from_uniforms(u[:, _COLUMN[column]]).tolist()
@@ -134,11 +214,11 @@ def _draw_patients(plan: TrialPlan, rng: np.random.Generator) -> _PatientDraws:
     return _PatientDraws(
         screen_failed=(u[:, _COLUMN["screen_failure"]] < plan.screen_failure_prob).tolist(),
         withdrew=(u[:, _COLUMN["withdrawal"]] < plan.withdrawal_prob).tolist(),
-        progression_days=progression.tolist(),
+        progression_days=by_level,
         death_days=latent(plan.death, "death"),
         dropout_days=latent(plan.dropout, "dropout"),
         clinical=(u[:, _COLUMN["clinical_progression"]] < plan.clinical_progression_prob).tolist(),
-        responder=(u[:, _COLUMN["response"]] < plan.response_prob).tolist(),
+        response_uniforms=u[:, _COLUMN["response"]].tolist(),
     )
 
 
@@ -147,6 +227,11 @@ class _Patient:
     patient_id: int
     registration_day: float
     status: str
+    draws: _PatientDraws | None = None
+    draw_index: int = 0
+    phase: int = 2
+    level: int = 0
+    in_phase2: bool = False
     start_day: float = math.inf
     latent_progression_day: float = math.inf
     observed_progression_day: float = math.inf  # when it will be seen, if followed that long
@@ -155,6 +240,9 @@ class _Patient:
     responder: bool = False
     end_day: float = math.inf  # follow-up ends: progression seen, death or dropout
     end_kind: str = ""
+    dlt_day: float = math.inf
+    dlt_seen: bool = False
+    window_done: bool = False
     cycle_start_days: list[float] = field(default_factory=list)
     scan_days: list[float] = field(default_factory=list)
     ended: bool = False
@@ -186,7 +274,15 @@ class _Patient:
             scan_days=scans,
             scan_results=tuple(self.scan_result(day) for day in scans),
             responder=self.responder,
+            phase=self.phase,
+            level=self.level,
+            in_phase2=self.in_phase2,
+            dlt_day=self.dlt_day if self.dlt_day <= cut_day else math.inf,
         )
+
+
+# Trial stages.
+PHASE1, CLOSING_PHASE1, PHASE2, CLOSED = "phase1", "closing_phase1", "phase2", "closed"
 
 
 class _TrialRun:
@@ -197,33 +293,54 @@ class _TrialRun:
         self.env = simpy.Environment()
         self.patients: list[_Patient] = []
         self.events: list[records.TraceEvent] = []
-        self.treated = 0
+        self.stage = PHASE1 if plan.phase1 else PHASE2
+        self.phase2_level = 0 if plan.phase1 is None else None
+        self.phase2_count = 0  # patients in the phase II analysis population
+        self.phase1_patients: list[_Patient] = []
+        self.waiting: list[_Patient] = []
+        self.toxicity_draws: list[list[float]] = []
+        self.phase1_stop_reason = ""
+        self.phase1_end_day = math.nan
         self.last_start_day = 0.0
+        self.accrual_closed = self.env.event()
         self.accrual_closed_day = 0.0
-        self.closed_early = False
+        self.closure_reason = ""
         self.analysis_day = 0.0
 
     def log(self, day: float, patient_id: int, event: str, detail: str = "") -> None:
         self.events.append(records.TraceEvent(day, patient_id, event, detail))
 
+    # ------------------------------------------------------------------ accrual
+
     def accrual(self):
         plan, env = self.plan, self.env
         draws = None
         for day in plan.accrual.arrival_days(self.streams.accrual):
+            if self.stage == CLOSED:
+                return
             if day > plan.accrual_deadline_day:
                 yield env.timeout(plan.accrual_deadline_day - env.now)
-                self.closed_early = True
-                break
+                if self.stage != CLOSED:
+                    self.close_accrual(records.CLOSED_DEADLINE)
+                return
             yield env.timeout(day - env.now)
-            index = len(self.patients) % _PATIENT_CHUNK
+            if self.stage == CLOSED:
+                return
+            index = len(self.patients) % _CHUNK
             if index == 0:
                 draws = _draw_patients(plan, self.streams.patients)
             self.register(day, draws, index)
-            if self.treated == plan.target_n:
-                break
-        else:  # the accrual model stopped registering patients for good
-            self.closed_early = True
-        self.accrual_closed_day = env.now
+        if self.stage != CLOSED:  # the accrual model stopped registering patients for good
+            self.close_accrual(records.CLOSED_ACCRUAL_ENDED)
+
+    def close_accrual(self, reason: str) -> None:
+        self.stage = CLOSED
+        self.closure_reason = reason
+        self.accrual_closed_day = self.env.now
+        for patient in self.waiting:
+            self.lose(patient)
+        self.waiting.clear()
+        self.accrual_closed.succeed()
 
     def register(self, day: float, draws: _PatientDraws, index: int) -> None:
         patient_id = len(self.patients) + 1
@@ -239,32 +356,62 @@ class _TrialRun:
             if self.trace:
                 self.log(day, patient_id, "withdrawal")
             return
-        plan = self.plan
-        latent = day + draws.progression_days[index]
+        patient = _Patient(patient_id, day, records.TREATED, draws=draws, draw_index=index)
+        self.patients.append(patient)
+        if self.stage == PHASE2:
+            self.start(patient, self.phase2_level, phase=2)
+            self.check_phase2_target()
+        else:
+            patient.status = records.WAITING
+            self.waiting.append(patient)
+            if self.plan.phase1.max_wait_days < math.inf:
+                self.env.process(self.wait_limit(patient))
+            self.phase1_step()
+
+    def check_phase2_target(self) -> None:
+        if self.plan.phase2_n and self.phase2_count >= self.plan.phase2_n:
+            self.close_accrual(records.CLOSED_TARGET)
+
+    def wait_limit(self, patient: _Patient):
+        yield self.env.timeout(self.plan.phase1.max_wait_days)
+        if patient.status == records.WAITING:
+            self.waiting.remove(patient)
+            self.lose(patient)
+
+    def lose(self, patient: _Patient) -> None:
+        patient.status = records.LOST_WAITING
+        if self.trace:
+            self.log(self.env.now, patient.patient_id, "lost_waiting")
+
+    # ------------------------------------------------------------------ treatment
+
+    def start(self, patient: _Patient, level: int, phase: int) -> None:
+        plan, day = self.plan, self.env.now
+        draws, index = patient.draws, patient.draw_index
+        patient.status = records.TREATED
+        patient.phase, patient.level, patient.start_day = phase, level, day
+        patient.in_phase2 = phase == 2
+        self.phase2_count += phase == 2
+        latent = day + draws.progression_days[level][index]
         if plan.continuous_assessment or draws.clinical[index]:
             observed = latent
         else:
             scans_needed = math.ceil((latent - day) / plan.scan_interval_days)
             observed = day + scans_needed * plan.scan_interval_days
-        patient = _Patient(
-            patient_id,
-            day,
-            records.TREATED,
-            start_day=day,
-            latent_progression_day=latent,
-            observed_progression_day=observed,
-            death_day=day + draws.death_days[index],
-            dropout_day=day + draws.dropout_days[index],
-            responder=draws.responder[index] and plan.scan_interval_days < math.inf,
-            done=self.env.event(),
+        patient.latent_progression_day = latent
+        patient.observed_progression_day = observed
+        patient.death_day = day + draws.death_days[index]
+        patient.dropout_day = day + draws.dropout_days[index]
+        patient.responder = (
+            draws.response_uniforms[index] < plan.response_probs[level]
+            and plan.scan_interval_days < math.inf
         )
         patient.end_day, patient.end_kind = min(
             (patient.death_day, "death"),
             (observed, "progression"),
             (patient.dropout_day, "dropout"),
         )
-        self.patients.append(patient)
-        self.treated += 1
+        patient.done = self.env.event()
         self.last_start_day = day
         self.env.process(self.follow(patient))
 
@@ -280,14 +427,14 @@ class _TrialRun:
         patient.cycle_start_days = cycles
         patient.scan_days = scans
         if self.trace:
-            self.log(patient.start_day, patient.patient_id, "treatment_start")
+            detail = f"phase {patient.phase}, level {patient.level + 1}"
+            self.log(patient.start_day, patient.patient_id, "treatment_start", detail)
             for number, day in enumerate(cycles, start=1):
                 self.log(day, patient.patient_id, "cycle_start", f"cycle {number}")
             for day in scans:
                 self.log(day, patient.patient_id, "scan", patient.scan_result(day))
-        if patient.end_day < math.inf:
-            yield self.env.timeout(patient.end_day - self.env.now)
-            self.finish(patient)
+        yield self.env.timeout(patient.end_day - self.env.now)
+        self.finish(patient)
 
     def finish(self, patient: _Patient) -> None:
         patient.ended = True
@@ -299,17 +446,113 @@ class _TrialRun:
             self.log(patient.end_day, patient.patient_id, patient.end_kind, detail)
         patient.done.succeed()
 
+    # ------------------------------------------------------------------ phase I
+
+    def phase1_view(self) -> list[TreatedPatient]:
+        window = self.plan.phase1.dlt_window_days
+        now = self.env.now
+        view = []
+        for patient in self.phase1_patients:
+            if patient.dlt_seen:
+                view.append(
+                    TreatedPatient(patient.level, patient.dlt_day - patient.start_day, True)
+                )
+            elif patient.window_done:
+                view.append(TreatedPatient(patient.level, window, False))
+            else:
+                view.append(TreatedPatient(patient.level, now - patient.start_day, False))
+        return view
+
+    def phase1_step(self) -> None:
+        """Ask the design what to do, as often as it lets patients start."""
+        design = self.plan.phase1.design
+        while self.stage == PHASE1:
+            decision = design.decide(self.phase1_view())
+            if decision.action is Action.STOP:
+                self.stage = CLOSING_PHASE1
+                self.phase1_stop_reason = decision.stop_reason.value
+                self.try_close_phase1()
+                return
+            if decision.action is Action.WAIT or not self.waiting:
+                return
+            self.start_phase1(self.waiting.pop(0), decision.level)
+
+    def start_phase1(self, patient: _Patient, level: int) -> None:
+        phase1 = self.plan.phase1
+        self.start(patient, level, phase=1)
+        # Indexed by registration order: the same person has the same propensity under any design.
+        row = patient.patient_id - 1
+        while len(self.toxicity_draws) <= row:
+            chunk = self.streams.toxicity.random((_CHUNK, len(TOXICITY_COLUMNS))).tolist()
+            self.toxicity_draws.extend(chunk)
+        propensity, onset = self.toxicity_draws[row]
+        self.phase1_patients.append(patient)
+        if propensity < phase1.true_dlt_probs[level]:
+            # "early": density 2(1 - x) on the window, by inversion x = 1 - sqrt(1 - u)
+            fraction = 1 - math.sqrt(1 - onset) if phase1.early_onset else onset
+            patient.dlt_day = patient.start_day + fraction * phase1.dlt_window_days
+        self.env.process(self.watch_window(patient))
+
+    def watch_window(self, patient: _Patient):
+        """Wake the design when this patient's DLT outcome becomes final."""
+        window_end = patient.start_day + self.plan.phase1.dlt_window_days
+        yield self.env.timeout(min(patient.dlt_day, window_end) - self.env.now)
+        if patient.dlt_day <= window_end:
+            patient.dlt_seen = True
+            if self.trace:
+                self.log(self.env.now, patient.patient_id, "dlt")
+        else:
+            patient.window_done = True
+        if self.stage == PHASE1:
+            self.phase1_step()
+        elif self.stage == CLOSING_PHASE1:
+            self.try_close_phase1()
+
+    def try_close_phase1(self) -> None:
+        """Once every phase I window is complete: recommend a dose and open phase II."""
+        if any(not (p.dlt_seen or p.window_done) for p in self.phase1_patients):
+            return
+        level = self.plan.phase1.design.recommend(self.phase1_view())
+        self.phase1_end_day = self.env.now
+        self.phase2_level = level
+        if self.trace:
+            detail = "no dose recommended" if level is None else f"level {level + 1}"
+            self.log(self.env.now, 0, "phase1_end", detail)
+        if level is None:
+            self.close_accrual(records.CLOSED_TOXICITY)
+            return
+        if self.plan.phase2_n == 0:
+            self.close_accrual(records.CLOSED_TARGET)
+            return
+        self.stage = PHASE2
+        if self.plan.phase1.count_toward_phase2:
+            for patient in self.phase1_patients:
+                if patient.level == level:
+                    patient.in_phase2 = True
+                    self.phase2_count += 1
+        waiting, self.waiting = self.waiting, []
+        for patient in waiting:
+            if self.stage != PHASE2:
+                self.lose(patient)
+                continue
+            self.start(patient, level, phase=2)
+            self.check_phase2_target()
+        if self.stage == PHASE2:
+            self.check_phase2_target()
+
+    # ------------------------------------------------------------------ the trial
+
     def controller(self):
-        yield self.env.process(self.accrual())
+        env = self.env
+        env.process(self.accrual())
+        yield self.accrual_closed
         treated = [p for p in self.patients if p.done is not None]
         if treated:
-            # A trial closed at its deadline long after its last start is analysed on closing.
-            analysis_day = max(self.last_start_day + self.plan.follow_up_days, self.env.now)
+            # A trial closed long after its last start is analysed on closing.
+            analysis_day = max(self.last_start_day + self.plan.follow_up_days, env.now)
             still_followed = [p.done for p in treated if not p.ended]
-            yield self.env.any_of(
-                [self.env.timeout(analysis_day - self.env.now), self.env.all_of(still_followed)]
-            )
-        self.analysis_day = self.env.now
+            yield env.any_of([env.timeout(analysis_day - env.now), env.all_of(still_followed)])
+        self.analysis_day = env.now
 
     def run(self) -> records.TrialRecord:
         self.env.run(until=self.env.process(self.controller()))
@@ -322,11 +565,14 @@ class _TrialRun:
             self.events.sort(key=lambda e: (e.day, e.patient_id, order[e.event]))
         return records.TrialRecord(
             patients=tuple(p.record(self.analysis_day) for p in self.patients),
-            target_n=self.plan.target_n,
+            target_n=self.plan.phase2_n,
             accrual_closed_day=self.accrual_closed_day,
-            closed_early=self.closed_early,
+            closure_reason=self.closure_reason,
             analysis_day=self.analysis_day,
             events=tuple(self.events),
+            selected_level=self.phase2_level if self.plan.phase1 else None,
+            phase1_stop_reason=self.phase1_stop_reason,
+            phase1_end_day=self.phase1_end_day,
         )
 
 
@@ -336,7 +582,8 @@ def visit_schedule(
     """(cycle start days, scan days) from `start_day` until follow-up ends on `end_day`.
 
     Scans count from the start of treatment. A scan on `end_day` is the one that sees the
-    progression; a cycle due on `end_day` is not given (the scan is read first).
+    progression; a cycle due on `end_day` is not given (the scan is read first). Follow-up always
+    ends (every latent progression time is finite).
     """
     cycles = []
     number = 0

@@ -11,6 +11,14 @@ from dataclasses import dataclass
 SCREEN_FAILURE = "screen_failure"
 WITHDRAWN = "withdrawn"  # eligible, withdrew before the first dose
 TREATED = "treated"
+WAITING = "waiting"  # eligible, waiting for a phase I slot
+LOST_WAITING = "lost_waiting"  # waited longer than the scenario allows, or the trial closed
+
+# Why accrual closed.
+CLOSED_TARGET = "target"  # the planned number was treated (or phase I-only: a dose recommended)
+CLOSED_DEADLINE = "deadline"  # accrual.max_months passed
+CLOSED_TOXICITY = "toxicity"  # phase I recommended no dose
+CLOSED_ACCRUAL_ENDED = "accrual_ended"  # the accrual model registers no one any more
 
 # Scan results (RECIST 1.1 categories; CR and PR are not told apart: both count as response).
 PROGRESSIVE = "PD"
@@ -23,7 +31,10 @@ EVENT_ORDER = (
     "registration",
     "screen_failure",
     "withdrawal",
+    "lost_waiting",
     "treatment_start",
+    "dlt",
+    "phase1_end",
     "death",
     "scan",
     "progression",
@@ -47,10 +58,10 @@ class PatientRecord:
     scan_days: tuple[float, ...] = ()
     scan_results: tuple[str, ...] = ()
     responder: bool = False  # best overall response CR or PR
-
-    @property
-    def treated(self) -> bool:
-        return self.status == TREATED
+    phase: int = 2  # the phase the patient was treated in
+    level: int = 0  # 0-based dose level (0 when there is no phase I)
+    in_phase2: bool = True  # in the phase II analysis population
+    dlt_day: float = math.inf  # phase I: the day a DLT was seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,14 @@ class TrialRecord:
     patients: tuple[PatientRecord, ...]
     target_n: int
     accrual_closed_day: float
-    closed_early: bool  # accrual closed before the target number was treated
+    closure_reason: str  # one of the CLOSED_* reasons
     analysis_day: float
     events: tuple[TraceEvent, ...] = ()
+    selected_level: int | None = None  # phase I's recommended level (0-based); None: none
+    phase1_stop_reason: str = ""
+    phase1_end_day: float = math.nan
+
+    @property
+    def closed_early(self) -> bool:
+        """Accrual closed before the trial reached what it planned."""
+        return self.closure_reason != CLOSED_TARGET

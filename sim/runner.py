@@ -16,7 +16,7 @@ import numpy as np
 
 from sim import analysis
 from sim.engine import TrialPlan, simulate_trial
-from sim.estimates import BlockSummary, Estimate, estimates
+from sim.estimates import MEAN, BlockSummary, Estimate, estimates
 from sim.rng import replicate_streams
 from sim.scenario import Scenario
 from sim.stats import onesample
@@ -38,15 +38,33 @@ class RunResult:
 @dataclass(frozen=True)
 class _Context:
     trial_plan: TrialPlan
-    analysis_plan: analysis.AnalysisPlan
+    analysis_plan: analysis.AnalysisPlan | None
+    phase1_levels: int
+    has_phase2: bool
     seed: int
     reps: int
 
+    @classmethod
+    def of(cls, scenario: Scenario, seed: int, reps: int) -> "_Context":
+        return cls(
+            TrialPlan.from_scenario(scenario),
+            analysis_plan(scenario) if scenario.has_phase2 else None,
+            scenario.phase1.levels if scenario.has_phase1 else 0,
+            scenario.has_phase2,
+            seed,
+            reps,
+        )
 
-def replicate_values(context: _Context, replicate: int) -> np.ndarray:
-    """The metrics of one replicate, in analysis.METRIC_NAMES order."""
+    def metric_spec(self) -> tuple[tuple[str, str], ...]:
+        return analysis.metric_spec(self.phase1_levels, self.has_phase2)
+
+
+def replicate_values(context: _Context, replicate: int) -> list[float]:
+    """The metrics of one replicate, in the order of `context.metric_spec()`."""
     trial = simulate_trial(context.trial_plan, replicate_streams(context.seed, replicate))
-    return analysis.replicate_metrics(trial, context.analysis_plan)
+    return analysis.replicate_metrics(
+        trial, context.analysis_plan, context.phase1_levels, context.has_phase2
+    )
 
 
 def _run_block(context: _Context, block: int) -> BlockSummary:
@@ -64,7 +82,7 @@ def run(
     progress: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Simulate `reps` replicates of `scenario`; `progress(k)` is told of every k finished."""
-    context = _Context(TrialPlan.from_scenario(scenario), analysis_plan(scenario), seed, reps)
+    context = _Context.of(scenario, seed, reps)
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_block, context)
     total = None
@@ -78,7 +96,7 @@ def run(
         scenario_sha256=scenario.sha256(),
         seed=seed,
         reps=reps,
-        metrics=estimates(total, analysis.METRIC_NAMES, analysis.METRIC_KINDS),
+        metrics=estimates(total, *zip(*context.metric_spec(), strict=True)),
         reference=reference_figures(scenario),
     )
 
@@ -90,6 +108,8 @@ def reference_figures(scenario: Scenario) -> dict[str, float]:
     design's alternative: the simulated `reject_h0` is read against them.
     """
     phase2 = scenario.phase2
+    if phase2 is None:
+        return {}
     plan = analysis_plan(scenario)
 
     def rejection_rate(true_median_weeks: float) -> float:
@@ -101,7 +121,8 @@ def reference_figures(scenario: Scenario) -> dict[str, float]:
         )
 
     figures = {}
-    if phase2.pfs_model == "exponential" and not phase2.subgroups:
+    by_level = scenario.has_phase1 and scenario.phase1.true_median_weeks_by_level is not None
+    if phase2.pfs_model == "exponential" and not phase2.subgroups and not by_level:
         figures["textbook_reject_h0"] = rejection_rate(phase2.true_median_weeks)
     if phase2.alt_median_weeks is not None:
         figures["design_power"] = rejection_rate(phase2.alt_median_weeks)
@@ -118,6 +139,65 @@ def analysis_plan(scenario: Scenario) -> analysis.AnalysisPlan:
         continuous_assessment=scenario.progression_assessment == "continuous",
         pfs_rate_day=phase2.pfs_rate_months * DAYS_PER_MONTH,
         cbr_min_days=phase2.cbr_min_weeks * DAYS_PER_WEEK,
+    )
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Designs run on the same simulated patients; differences are paired, against the first."""
+
+    scenario: str
+    designs: tuple[str, ...]
+    seed: int
+    reps: int
+    metrics: dict[str, dict[str, Estimate]]  # design -> metric -> estimate
+    differences: dict[str, dict[str, Estimate]]  # design (not the first) -> metric -> paired
+
+
+def _run_compare_block(contexts: tuple[_Context, ...], block: int) -> BlockSummary:
+    first = block * BLOCK_SIZE
+    last = min(first + BLOCK_SIZE, contexts[0].reps)
+    rows = []
+    for replicate in range(first, last):
+        # every design sees the same streams: the same arrivals, patients and propensities
+        values = [np.array(replicate_values(context, replicate)) for context in contexts]
+        rows.append(np.concatenate([*values, *(v - values[0] for v in values[1:])]))
+    return BlockSummary.of(np.array(rows))
+
+
+def compare(
+    scenarios: dict[str, Scenario],
+    reps: int,
+    seed: int,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> ComparisonResult:
+    """Run each named scenario (one per design) on the same replicates, paired."""
+    contexts = tuple(_Context.of(scenario, seed, reps) for scenario in scenarios.values())
+    specs = [context.metric_spec() for context in contexts]
+    if any(spec != specs[0] for spec in specs):
+        raise ValueError("designs to compare must report the same metrics")
+    names, kinds = zip(*specs[0], strict=True)
+    designs = tuple(scenarios)
+    blocks = range(math.ceil(reps / BLOCK_SIZE))
+    work = functools.partial(_run_compare_block, contexts)
+    total = None
+    with _executor(workers) as executor:
+        for block, summary in zip(blocks, executor.map(work, blocks), strict=True):
+            total = summary if total is None else total.merge(summary)
+            if progress is not None:
+                progress(min(BLOCK_SIZE, reps - block * BLOCK_SIZE))
+    labels = [f"{design}:{name}" for design in designs for name in names]
+    labels += [f"{design}-diff:{name}" for design in designs[1:] for name in names]
+    all_kinds = tuple(kinds) * len(designs) + (MEAN,) * len(names) * (len(designs) - 1)
+    flat = estimates(total, tuple(labels), all_kinds)
+    return ComparisonResult(
+        scenario=next(iter(scenarios.values())).name,
+        designs=designs,
+        seed=seed,
+        reps=reps,
+        metrics={d: {n: flat[f"{d}:{n}"] for n in names} for d in designs},
+        differences={d: {n: flat[f"{d}-diff:{n}"] for n in names} for d in designs[1:]},
     )
 
 

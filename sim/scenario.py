@@ -76,11 +76,51 @@ class Phase2Section(_Section):
     pfs_rate_months: PositiveNumber = 6.0
 
 
+class Phase1Section(_Section):
+    enabled: bool = True
+    design: Literal["3+3", "crm", "tite-crm", "boin"]
+    true_dlt_probs: Annotated[list[Probability], Field(min_length=1)]
+    dose_labels: list[str] | None = None
+    start_level: Annotated[int, Field(ge=1)] = 1  # 1-based, as protocols number levels
+    n: Annotated[int, Field(ge=1)] | None = None
+    cohort_size: Annotated[int, Field(ge=1)] | None = None
+    target_dlt: Annotated[float, Field(gt=0, lt=1)] | None = None
+    dlt_window_days: PositiveNumber = 21.0
+    dlt_onset: Literal["uniform", "early"] = "uniform"
+    skeleton: list[Annotated[float, Field(gt=0, lt=1)]] | None = None
+    indifference_halfwidth: Annotated[float, Field(gt=0, lt=0.5)] | None = None
+    prior_mtd_level: Annotated[int, Field(ge=1)] | None = None
+    model: Literal["empiric", "logistic"] = "empiric"
+    prior_sd: PositiveNumber = 1.34**0.5
+    tite_weights: Literal["linear", "adaptive"] = "linear"
+    no_skip_escalation: bool = True
+    confirm_mtd_with_six: bool = True
+    safety_threshold: Annotated[float, Field(gt=0, lt=1)] | None = 0.9
+    max_wait_days: Annotated[float, Field(ge=0)] = 28.0
+    count_toward_phase2: bool = True
+    true_median_weeks_by_level: list[PositiveNumber] | None = None
+    response_prob_by_level: list[Probability] | None = None
+    follow_up_weeks: Annotated[float, Field(ge=0)] = 0.0
+
+    @property
+    def levels(self) -> int:
+        return len(self.true_dlt_probs)
+
+
 class Scenario(_Section):
     trial: TrialSection
     accrual: AccrualSection
     treatment: TreatmentSection = TreatmentSection()
-    phase2: Phase2Section
+    phase1: Phase1Section | None = None
+    phase2: Phase2Section | None = None
+
+    @property
+    def has_phase1(self) -> bool:
+        return self.phase1 is not None and self.phase1.enabled
+
+    @property
+    def has_phase2(self) -> bool:
+        return self.phase2 is not None
 
     @property
     def name(self) -> str:
@@ -315,6 +355,14 @@ def _toml_repr(value: Any) -> str:
 
 def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
     """Rules that tie keys together: (key path, message) of the first one broken."""
+    if not scenario.has_phase1 and not scenario.has_phase2:
+        return "phase2", "missing: a scenario needs [phase2], an enabled [phase1], or both"
+    if scenario.has_phase1:
+        problem = _phase1_problem(scenario)
+        if problem is not None:
+            return problem
+    if not scenario.has_phase2:
+        return None
     treatment, phase2 = scenario.treatment, scenario.phase2
     if treatment.progression_assessment == "scans" and treatment.scan_interval_weeks is None:
         return "treatment.progression_assessment", (
@@ -348,10 +396,60 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
         return "phase2.response_prob", (
             "response is read at scans: needs treatment.scan_interval_weeks"
         )
+    if scenario.has_phase1 and scenario.phase1.true_median_weeks_by_level is not None:
+        if phase2.pfs_model == "piecewise-exponential" or phase2.subgroups:
+            return "phase1.true_median_weeks_by_level", (
+                "per-level medians apply to an exponential or Weibull base model without "
+                "subgroups"
+            )
     shares = sum(group.share for group in phase2.subgroups)
     if shares >= 1:
         return "phase2.subgroups", (
             f"shares add up to {shares:g}: expected less than 1, the rest of the patients "
             f"following phase2.true_median_weeks"
+        )
+    return None
+
+
+def _phase1_problem(scenario: Scenario) -> tuple[str, str] | None:
+    phase1 = scenario.phase1
+    levels = phase1.levels
+    model_based = phase1.design != "3+3"
+    if phase1.start_level > levels:
+        return "phase1.start_level", (
+            f"= {phase1.start_level} is not allowed: expected a level from 1 to {levels} "
+            f"(phase1.true_dlt_probs has {levels})"
+        )
+    for key in ("dose_labels", "skeleton", "true_median_weeks_by_level",
+                "response_prob_by_level"):
+        values = getattr(phase1, key)
+        if values is not None and len(values) != levels:
+            return f"phase1.{key}", (
+                f"has {len(values)} entries: expected one per dose level ({levels})"
+            )
+    if model_based and phase1.n is None:
+        return "phase1.n", f'missing: design "{phase1.design}" needs the number of patients'
+    if model_based and phase1.target_dlt is None:
+        return "phase1.target_dlt", f'missing: design "{phase1.design}" needs a target'
+    if phase1.design == "3+3" and phase1.cohort_size not in (None, 3):
+        return "phase1.cohort_size", "the 3+3 design treats cohorts of 3"
+    if phase1.design in ("crm", "tite-crm"):
+        if phase1.skeleton is None and phase1.indifference_halfwidth is None:
+            return "phase1.skeleton", (
+                "missing: give a skeleton, or indifference_halfwidth to calibrate one "
+                "(Lee and Cheung 2009)"
+            )
+        if phase1.skeleton is not None and list(phase1.skeleton) != sorted(set(phase1.skeleton)):
+            return "phase1.skeleton", "expected strictly increasing DLT probabilities"
+        if phase1.prior_mtd_level is not None and phase1.prior_mtd_level > levels:
+            return "phase1.prior_mtd_level", f"expected a level from 1 to {levels}"
+    if not scenario.has_phase2:
+        if phase1.true_median_weeks_by_level is None:
+            return "phase1.true_median_weeks_by_level", (
+                "missing: a phase I-only trial needs each level's median PFS (no [phase2])"
+            )
+    if phase1.response_prob_by_level is not None and scenario.treatment.scan_interval_weeks is None:
+        return "phase1.response_prob_by_level", (
+            "response is read at scans: needs treatment.scan_interval_weeks"
         )
     return None

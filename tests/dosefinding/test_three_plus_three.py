@@ -1,9 +1,10 @@
 """The 3+3 design: trial tables, Storer's escalation probability, an exact probability tree."""
 
-from math import comb, sqrt
+from math import sqrt
 
 import numpy as np
 import pytest
+from exact_designs import exact_three_plus_three
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -143,81 +144,6 @@ def test_escalation_probability_matches_storer(p):
 
 
 # -- exact probability tree (a second, independent implementation) vs Monte Carlo --------------
-
-
-def exact_three_plus_three(p, start=0, confirm=True):
-    """Selection probabilities (index 0: no MTD, k + 1: level k), expected patients and DLTs per
-    level, by enumerating every cohort outcome of the 3+3 written as a procedure."""
-    n_levels = len(p)
-    select = [0.0] * (n_levels + 1)
-    mean_n = [0.0] * n_levels
-    mean_dlt = [0.0] * n_levels
-
-    def finish(mtd, prob, n, d):
-        select[0 if mtd is None else mtd + 1] += prob
-        for k in range(n_levels):
-            mean_n[k] += prob * n[k]
-            mean_dlt[k] += prob * d[k]
-
-    def cohort(k, prob, n, d, then):
-        for x in range(4):
-            n2, d2 = list(n), list(d)
-            n2[k] += 3
-            d2[k] += x
-            then(x, prob * comb(3, x) * p[k] ** x * (1 - p[k]) ** (3 - x), n2, d2)
-
-    def declare(m, prob, n, d):
-        if n[m] >= 6 or not confirm:
-            finish(m, prob, n, d)
-            return
-
-        def confirmation(_, pr, n2, d2):
-            if d2[m] <= 1:
-                finish(m, pr, n2, d2)
-            else:
-                descend(m - 1, pr, n2, d2)
-
-        cohort(m, prob, n, d, confirmation)
-
-    def evaluate(k, prob, n, d, cleared, too_toxic):
-        def first(x, pr, n2, d2):
-            if x == 0:
-                cleared(k, pr, n2, d2)
-            elif x == 1:
-                cohort(
-                    k,
-                    pr,
-                    n2,
-                    d2,
-                    lambda y, pr3, n3, d3: (cleared if y == 0 else too_toxic)(k, pr3, n3, d3),
-                )
-            else:
-                too_toxic(k, pr, n2, d2)
-
-        cohort(k, prob, n, d, first)
-
-    def toxic(k, prob, n, d):
-        descend(k - 1, prob, n, d)
-
-    def descend(m, prob, n, d):
-        if m < 0:
-            finish(None, prob, n, d)
-        elif n[m] > 0:  # cleared on the way up
-            declare(m, prob, n, d)
-        else:
-            evaluate(m, prob, n, d, declare, toxic)
-
-    def escalate(k, prob, n, d):
-        def cleared(level, pr, n2, d2):
-            if level < n_levels - 1:
-                escalate(level + 1, pr, n2, d2)
-            else:
-                declare(level, pr, n2, d2)
-
-        evaluate(k, prob, n, d, cleared, toxic)
-
-    escalate(start, 1.0, [0] * n_levels, [0] * n_levels)
-    return select, mean_n, mean_dlt
 
 
 def simulate(design, p, rng):

@@ -1,0 +1,141 @@
+"""Phase I inside the engine: designs asked at the right moments, waiting slots, DLT draws, the
+seamless move into phase II, and designs compared on the same simulated patients."""
+
+import math
+
+import numpy as np
+import pytest
+from exact_designs import exact_three_plus_three
+from scipy import stats
+
+from sim import records
+from sim.engine import TrialPlan, simulate_trial
+from sim.rng import replicate_streams
+from sim.runner import compare, run
+from sim.scenario import load_scenario
+
+REFERENCE = "ruxolitinib_trastuzumab"
+NERATINIB = "tdm1_neratinib"
+
+
+def _trials(name, overrides=(), reps=200, seed=21):
+    plan = TrialPlan.from_scenario(load_scenario(name, overrides))
+    return [simulate_trial(plan, replicate_streams(seed, i)) for i in range(reps)]
+
+
+def _phase1(trial):
+    return [p for p in trial.patients if p.phase == 1 and p.status == records.TREATED]
+
+
+def test_three_plus_three_selection_in_the_engine_matches_the_exact_tree():
+    # Selection does not depend on timing (waits only delay patients), so the engine's selection
+    # probabilities must match the exact enumeration of the 3+3 tree (tests/exact_designs.py).
+    p = [0.08, 0.15, 0.35, 0.50]
+    select, _, _ = exact_three_plus_three(p, start=0, confirm=True)
+    result = run(load_scenario(NERATINIB, ["phase1.max_wait_days=1000"]), 6000, seed=4, workers=2)
+    for level, expected in enumerate(select):
+        estimate = result.metrics[f"p_select_level_{level}"]
+        se = math.sqrt(expected * (1 - expected) / 6000)
+        assert abs(estimate.estimate - expected) <= 3 * se, (level, estimate, expected)
+
+
+def test_each_patients_dlt_follows_the_true_probability_of_its_level():
+    # A patient's level depends only on earlier patients, so given its level its DLT is
+    # Bernoulli(p_true[level]); its day is uniform on the 21-day window.
+    p = [0.05, 0.10, 0.20, 0.25]
+    by_level = {level: [] for level in range(4)}
+    onset_fractions = []
+    for trial in _trials(REFERENCE, reps=1500):
+        for patient in _phase1(trial):
+            dlt = patient.dlt_day < math.inf
+            by_level[patient.level].append(dlt)
+            if dlt:
+                onset_fractions.append((patient.dlt_day - patient.treatment_start_day) / 21)
+    for level, outcomes in by_level.items():
+        rate = np.mean(outcomes)
+        se = math.sqrt(p[level] * (1 - p[level]) / len(outcomes))
+        assert abs(rate - p[level]) <= 3 * se, (level, rate, len(outcomes))
+    assert stats.kstest(onset_fractions, "uniform").pvalue > 1e-3
+
+
+def test_patients_wait_no_longer_than_allowed_and_the_rest_are_lost():
+    overrides = ["accrual.rate_per_month=6", "phase1.max_wait_days=10"]
+    lost = 0
+    for trial in _trials(NERATINIB, overrides, reps=100):
+        for patient in trial.patients:
+            if patient.status == records.TREATED:
+                assert patient.treatment_start_day - patient.registration_day <= 10 + 1e-9
+            lost += patient.status == records.LOST_WAITING
+    assert lost > 0  # 3+3 cohorts wait for their windows while six patients a month arrive
+
+
+def test_tite_crm_never_makes_a_patient_wait():
+    for trial in _trials(REFERENCE, ["accrual.rate_per_month=8"], reps=100):
+        assert all(p.status != records.LOST_WAITING for p in trial.patients)
+        for patient in _phase1(trial):
+            assert patient.treatment_start_day == patient.registration_day
+
+
+def test_no_design_skips_an_untried_level_on_the_way_up():
+    for design in ("3+3", "tite-crm", "boin", "crm"):
+        for trial in _trials(REFERENCE, [f"phase1.design={design}", "phase1.n=12"], reps=60):
+            highest = trial.patients and _phase1(trial)[0].level
+            for patient in _phase1(trial):
+                assert patient.level <= highest + 1
+                highest = max(highest, patient.level)
+            if trial.selected_level is not None:
+                assert trial.selected_level in {p.level for p in _phase1(trial)}
+
+
+def test_phase_two_treats_the_recommended_dose_after_phase_one_ends():
+    for trial in _trials(REFERENCE, reps=150):
+        phase2 = [p for p in trial.patients if p.phase == 2 and p.status == records.TREATED]
+        if trial.selected_level is None:
+            assert phase2 == []
+            continue
+        assert all(p.level == trial.selected_level for p in phase2)
+        assert all(p.treatment_start_day >= trial.phase1_end_day for p in phase2)
+        for patient in _phase1(trial):
+            assert patient.in_phase2 == (patient.level == trial.selected_level)
+        analysed = [p for p in trial.patients if p.in_phase2]
+        if not trial.closed_early:
+            assert len(analysed) == 30
+        # the recommendation waits for every window: 21 days, or a DLT, which ends it early
+        for patient in _phase1(trial):
+            completed = min(patient.dlt_day, patient.treatment_start_day + 21)
+            assert trial.phase1_end_day >= completed - 1e-9
+
+
+def test_phase_one_patients_need_not_count_toward_phase_two():
+    for trial in _trials(REFERENCE, ["phase1.count_toward_phase2=false",
+                                     "accrual.max_months=1000"], reps=50):
+        assert not any(p.in_phase2 for p in _phase1(trial))
+        assert sum(p.in_phase2 for p in trial.patients) == 30
+
+
+def test_no_dose_recommended_stops_the_trial_for_toxicity():
+    result = run(load_scenario(NERATINIB, ["phase1.true_dlt_probs=[0.7, 0.8, 0.9, 0.95]"]),
+                 300, seed=2)
+    assert result.metrics["p_select_level_0"].estimate == pytest.approx(
+        result.metrics["p_stop_toxicity"].estimate)
+    assert result.metrics["p_stop_toxicity"].estimate > 0.9
+
+
+def test_designs_are_compared_on_the_same_patients():
+    scenarios = {d: load_scenario(REFERENCE, [f"phase1.design={d}"]) for d in ("tite-crm", "boin")}
+    plans = {d: TrialPlan.from_scenario(s) for d, s in scenarios.items()}
+    for replicate in range(20):
+        tite, boin = (simulate_trial(plans[d], replicate_streams(3, replicate)) for d in plans)
+        shared = min(len(tite.patients), len(boin.patients))
+        assert [p.registration_day for p in tite.patients[:shared]] == \
+            [p.registration_day for p in boin.patients[:shared]]
+    result = compare(scenarios, 600, seed=3, workers=2)
+    for name, difference in result.differences["boin"].items():
+        marginal = result.metrics["boin"][name].estimate - result.metrics["tite-crm"][name].estimate
+        if difference.replicates == 600:
+            assert difference.estimate == pytest.approx(marginal, abs=1e-9)
+    # pairing removes the shared accrual noise from the duration difference
+    paired = result.differences["boin"]["phase1_duration_months_mean"].mc_se
+    unpaired = math.hypot(result.metrics["boin"]["phase1_duration_months_mean"].mc_se,
+                          result.metrics["tite-crm"]["phase1_duration_months_mean"].mc_se)
+    assert paired < unpaired / 5
