@@ -241,12 +241,10 @@ class _Patient:
     end_day: float = math.inf  # follow-up ends: progression seen, death or dropout
     end_kind: str = ""
     dlt_day: float = math.inf
-    dlt_seen: bool = False
-    window_done: bool = False
     cycle_start_days: list[float] = field(default_factory=list)
     scan_days: list[float] = field(default_factory=list)
     ended: bool = False
-    done: simpy.Event | None = None
+    view: TreatedPatient | None = None  # phase I: what the design sees, once the window is over
 
     def scan_result(self, day: float) -> str:
         if day == self.observed_progression_day:
@@ -302,6 +300,8 @@ class _TrialRun:
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
+        self.followed = 0  # treated patients whose follow-up has not ended
+        self.nobody_followed: simpy.Event | None = None
         self.accrual_closed = self.env.event()
         self.accrual_closed_day = 0.0
         self.closure_reason = ""
@@ -364,16 +364,14 @@ class _TrialRun:
         else:
             patient.status = records.WAITING
             self.waiting.append(patient)
-            if self.plan.phase1.max_wait_days < math.inf:
-                self.env.process(self.wait_limit(patient))
+            self.at(day + self.plan.phase1.max_wait_days, lambda _: self.wait_over(patient))
             self.phase1_step()
 
     def check_phase2_target(self) -> None:
         if self.plan.phase2_n and self.phase2_count >= self.plan.phase2_n:
             self.close_accrual(records.CLOSED_TARGET)
 
-    def wait_limit(self, patient: _Patient):
-        yield self.env.timeout(self.plan.phase1.max_wait_days)
+    def wait_over(self, patient: _Patient) -> None:
         if patient.status == records.WAITING:
             self.waiting.remove(patient)
             self.lose(patient)
@@ -411,15 +409,14 @@ class _TrialRun:
             (observed, "progression"),
             (patient.dropout_day, "dropout"),
         )
-        patient.done = self.env.event()
         self.last_start_day = day
-        self.env.process(self.follow(patient))
+        self.follow(patient)
 
-    def follow(self, patient: _Patient):
+    def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.
 
-        Nothing is decided at a visit yet, so the visits are laid out at once and the process
-        waits for the end of follow-up; `record` keeps only what happened by the data cut.
+        Nothing is decided at a visit yet, so the visits are laid out at once and one timed event
+        ends the follow-up; `record` keeps only what happened by the data cut.
         """
         cycles, scans = visit_schedule(
             patient.start_day, patient.end_day, self.plan.cycle_days, self.plan.scan_interval_days
@@ -433,8 +430,12 @@ class _TrialRun:
                 self.log(day, patient.patient_id, "cycle_start", f"cycle {number}")
             for day in scans:
                 self.log(day, patient.patient_id, "scan", patient.scan_result(day))
-        yield self.env.timeout(patient.end_day - self.env.now)
-        self.finish(patient)
+        self.followed += 1
+        self.at(patient.end_day, lambda _: self.finish(patient))
+
+    def at(self, day: float, callback) -> None:
+        """Call `callback` on `day`: one simpy event, no process."""
+        self.env.timeout(day - self.env.now).callbacks.append(callback)
 
     def finish(self, patient: _Patient) -> None:
         patient.ended = True
@@ -444,37 +445,35 @@ class _TrialRun:
                 on_scan = patient.end_day in patient.scan_days
                 detail = "at scan" if on_scan else "clinical"
             self.log(patient.end_day, patient.patient_id, patient.end_kind, detail)
-        patient.done.succeed()
+        self.followed -= 1
+        if self.followed == 0 and self.nobody_followed is not None:
+            self.nobody_followed.succeed()
 
     # ------------------------------------------------------------------ phase I
 
     def phase1_view(self) -> list[TreatedPatient]:
-        window = self.plan.phase1.dlt_window_days
         now = self.env.now
-        view = []
-        for patient in self.phase1_patients:
-            if patient.dlt_seen:
-                view.append(
-                    TreatedPatient(patient.level, patient.dlt_day - patient.start_day, True)
-                )
-            elif patient.window_done:
-                view.append(TreatedPatient(patient.level, window, False))
-            else:
-                view.append(TreatedPatient(patient.level, now - patient.start_day, False))
-        return view
+        return [
+            patient.view or TreatedPatient(patient.level, now - patient.start_day, False)
+            for patient in self.phase1_patients
+        ]
 
     def phase1_step(self) -> None:
-        """Ask the design what to do, as often as it lets patients start."""
+        """Start waiting patients as the design allows; close phase I when it says stop."""
         design = self.plan.phase1.design
         while self.stage == PHASE1:
-            decision = design.decide(self.phase1_view())
-            if decision.action is Action.STOP:
+            if self.waiting:
+                decision = design.decide(self.phase1_view())
+                reason = decision.stop_reason if decision.action is Action.STOP else None
+            else:
+                decision, reason = None, design.stop_reason(self.phase1_view())
+            if reason is not None:
                 self.stage = CLOSING_PHASE1
-                self.phase1_stop_reason = decision.stop_reason.value
+                self.phase1_stop_reason = reason.value
                 self.try_close_phase1()
                 return
-            if decision.action is Action.WAIT or not self.waiting:
-                return
+            if decision is None or decision.action is Action.WAIT:
+                return  # asked again at the next registration, DLT or completed window
             self.start_phase1(self.waiting.pop(0), decision.level)
 
     def start_phase1(self, patient: _Patient, level: int) -> None:
@@ -491,18 +490,18 @@ class _TrialRun:
             # "early": density 2(1 - x) on the window, by inversion x = 1 - sqrt(1 - u)
             fraction = 1 - math.sqrt(1 - onset) if phase1.early_onset else onset
             patient.dlt_day = patient.start_day + fraction * phase1.dlt_window_days
-        self.env.process(self.watch_window(patient))
+        window_end = patient.start_day + phase1.dlt_window_days
+        self.at(min(patient.dlt_day, window_end), lambda _: self.window_complete(patient))
 
-    def watch_window(self, patient: _Patient):
-        """Wake the design when this patient's DLT outcome becomes final."""
-        window_end = patient.start_day + self.plan.phase1.dlt_window_days
-        yield self.env.timeout(min(patient.dlt_day, window_end) - self.env.now)
-        if patient.dlt_day <= window_end:
-            patient.dlt_seen = True
+    def window_complete(self, patient: _Patient) -> None:
+        """This patient's DLT outcome is final: a DLT was seen, or the window ended without."""
+        window = self.plan.phase1.dlt_window_days
+        if patient.dlt_day <= patient.start_day + window:
+            patient.view = TreatedPatient(patient.level, patient.dlt_day - patient.start_day, True)
             if self.trace:
                 self.log(self.env.now, patient.patient_id, "dlt")
         else:
-            patient.window_done = True
+            patient.view = TreatedPatient(patient.level, window, False)
         if self.stage == PHASE1:
             self.phase1_step()
         elif self.stage == CLOSING_PHASE1:
@@ -510,7 +509,7 @@ class _TrialRun:
 
     def try_close_phase1(self) -> None:
         """Once every phase I window is complete: recommend a dose and open phase II."""
-        if any(not (p.dlt_seen or p.window_done) for p in self.phase1_patients):
+        if any(p.view is None for p in self.phase1_patients):
             return
         level = self.plan.phase1.design.recommend(self.phase1_view())
         self.phase1_end_day = self.env.now
@@ -546,12 +545,11 @@ class _TrialRun:
         env = self.env
         env.process(self.accrual())
         yield self.accrual_closed
-        treated = [p for p in self.patients if p.done is not None]
-        if treated:
+        if self.followed:
             # A trial closed long after its last start is analysed on closing.
             analysis_day = max(self.last_start_day + self.plan.follow_up_days, env.now)
-            still_followed = [p.done for p in treated if not p.ended]
-            yield env.any_of([env.timeout(analysis_day - env.now), env.all_of(still_followed)])
+            self.nobody_followed = env.event()
+            yield env.any_of([env.timeout(analysis_day - env.now), self.nobody_followed])
         self.analysis_day = env.now
 
     def run(self) -> records.TrialRecord:
@@ -559,7 +557,7 @@ class _TrialRun:
         if self.trace:
             self.events = [e for e in self.events if e.day <= self.analysis_day]
             for patient in self.patients:
-                if patient.done is not None and not patient.ended:
+                if patient.status == records.TREATED and not patient.ended:
                     self.log(self.analysis_day, patient.patient_id, "censored", "data cut")
             order = {name: rank for rank, name in enumerate(records.EVENT_ORDER)}
             self.events.sort(key=lambda e: (e.day, e.patient_id, order[e.event]))

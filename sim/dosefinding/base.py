@@ -106,6 +106,12 @@ class DoseFindingDesign(ABC):
     def decide(self, patients: Sequence[TreatedPatient]) -> Decision:
         """TREAT, WAIT or STOP for a patient registering now, given everyone treated so far."""
 
+    def stop_reason(self, patients: Sequence[TreatedPatient]) -> StopReason | None:
+        """Why phase I takes no more patients now, or None: `decide`'s STOP, asked when nobody is
+        registering (a window completed, a DLT occurred). Designs may answer it more cheaply."""
+        decision = self.decide(patients)
+        return decision.stop_reason if decision.action is Action.STOP else None
+
     @abstractmethod
     def recommend(self, patients: Sequence[TreatedPatient]) -> int | None:
         """The recommended level (0-based; always one that was tried), or None."""

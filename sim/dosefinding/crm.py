@@ -293,6 +293,19 @@ class CRM(DoseFindingDesign):
             level = last_level + 1
         return self._treat[level]
 
+    def stop_reason(self, patients: Sequence[TreatedPatient]) -> StopReason | None:
+        """As `decide` would stop, without fitting the model unless the safety rule could fire."""
+        if not patients:
+            return None
+        if self.safety_threshold is not None:
+            n_lowest = sum(1 for patient in patients if patient.level == 0)
+            if n_lowest >= self.safety_min_n:
+                coefficients, open_levels, open_followed, _ = self._tally(patients)
+                _, moments = self._posterior(patients, coefficients, open_levels, open_followed)
+                if self._too_toxic(n_lowest, moments):
+                    return StopReason.TOO_TOXIC
+        return StopReason.MAX_N if len(patients) >= self.max_n else None
+
     def recommend(self, patients: Sequence[TreatedPatient]) -> int | None:
         if not patients:
             return None
