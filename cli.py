@@ -219,7 +219,9 @@ def _compare_table(result) -> str:
         for design in result.designs:
             row += f"{_cell(result.metrics[design][name]):>22}"
         for design in result.designs[1:]:
-            row += f"{_cell(result.differences[design][name], signed=True):>26}"
+            difference = result.differences[design].get(name)
+            cell = "" if difference is None else _cell(difference, signed=True)
+            row += f"{cell:>26}"
         lines.append(row)
     return "\n".join(lines) + "\n"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import records
-from sim.estimates import MEAN, PROPORTION
+from sim.estimates import MEAN, PROPORTION, QUANTILES
 from sim.stats import onesample, survival
 from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
 
@@ -29,6 +29,7 @@ class AnalysisPlan:
     continuous_assessment: bool
     pfs_rate_day: float
     cbr_min_days: float
+    min_patients_for_analysis: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,28 @@ def _last_at_or_before(days: tuple[float, ...], limit: float) -> float | None:
 
 PHASE2_METRICS = (
     ("reject_h0", PROPORTION),
+    ("reject_h0_if_completed", PROPORTION),
     ("early_termination", PROPORTION),
+    ("terminated_slow_accrual", PROPORTION),
+    ("efficacy_analysed", PROPORTION),
     ("n_registered_mean", MEAN),
     ("n_treated_mean", MEAN),
+    ("n_treated", QUANTILES),
     ("events_mean", MEAN),
     ("duration_months_mean", MEAN),
     ("accrual_months_mean", MEAN),
+    ("close_months", QUANTILES),
     ("median_pfs_weeks_mean", MEAN),
     ("median_pfs_reached", PROPORTION),
     ("pfs_rate_mean", MEAN),
     ("orr_mean", MEAN),
     ("cbr_mean", MEAN),
+)
+
+
+# Closure reasons that count as "closed for slow accrual".
+SLOW_ACCRUAL = frozenset(
+    {records.CLOSED_DEADLINE, records.CLOSED_SLOW_ACCRUAL, records.CLOSED_ACCRUAL_ENDED}
 )
 
 
@@ -179,8 +191,9 @@ def _phase2_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> list[floa
     data = cut(trial.patients, trial.analysis_day, plan)
     treated = len(data.times_days)
     last_registration = trial.patients[-1].registration_day if trial.patients else 0.0
+    analysed = treated > 0 and treated >= plan.min_patients_for_analysis
     if treated:
-        reject = float(reject_h0(data, plan))
+        reject = float(analysed and reject_h0(data, plan))
         median_days, rate = survival.km_median_and_survival_at(
             data.times_days, data.events, plan.pfs_rate_day
         )
@@ -191,12 +204,17 @@ def _phase2_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> list[floa
     reached = math.isfinite(median_weeks)
     return [
         reject,
+        math.nan if trial.closed_early else reject,
         float(trial.closed_early),
+        float(trial.closure_reason in SLOW_ACCRUAL),
+        float(analysed),
         len(trial.patients),
+        treated,
         treated,
         float(data.events.sum()),
         trial.analysis_day / DAYS_PER_MONTH,
         last_registration / DAYS_PER_MONTH,
+        trial.accrual_closed_day / DAYS_PER_MONTH,
         median_weeks if reached else math.nan,
         float(reached) if treated else math.nan,
         rate,

@@ -18,7 +18,16 @@ import numpy as np
 import simpy
 
 from sim import records
-from sim.accrual import AccrualModel, FixedAccrual, PoissonAccrual
+from sim.accrual import (
+    AccrualModel,
+    FixedAccrual,
+    FixedActivation,
+    PiecewiseAccrual,
+    PoissonAccrual,
+    PoissonGammaAccrual,
+    SitesAccrual,
+    UniformActivation,
+)
 from sim.dosefinding import Action, DoseFindingDesign, TreatedPatient, build_design
 from sim.outcomes import Exponential, PiecewiseExponential, TimeToEventModel, Weibull
 from sim.rng import ReplicateStreams
@@ -64,6 +73,7 @@ class TrialPlan:
     phase2_n: int  # 0: a phase I-only trial
     accrual: AccrualModel
     accrual_deadline_day: float
+    checkpoints: tuple[tuple[float, int], ...]  # (day, fewest registered to stay open)
     screen_failure_prob: float
     withdrawal_prob: float
     cycle_days: float
@@ -85,7 +95,6 @@ class TrialPlan:
         phase1 = scenario.phase1 if scenario.has_phase1 else None
         phase2 = scenario.phase2
         levels = phase1.levels if phase1 else 1
-        sampler = {"poisson": PoissonAccrual, "fixed": FixedAccrual}[accrual.model]
         scan_weeks = treatment.scan_interval_weeks
         medians = (
             phase1.true_median_weeks_by_level
@@ -106,9 +115,12 @@ class TrialPlan:
             response = (phase2.response_prob if phase2 else 0.0,) * levels
         return cls(
             phase2_n=phase2.n if phase2 else 0,
-            accrual=sampler(accrual.rate_per_month),
+            accrual=accrual_model(accrual),
             accrual_deadline_day=(
                 accrual.max_months * DAYS_PER_MONTH if accrual.max_months else math.inf
+            ),
+            checkpoints=tuple(
+                (c.month * DAYS_PER_MONTH, c.min_registered) for c in accrual.checkpoints
             ),
             screen_failure_prob=accrual.screen_failure_prob,
             withdrawal_prob=accrual.pretreatment_withdrawal_prob,
@@ -125,6 +137,32 @@ class TrialPlan:
             * DAYS_PER_WEEK,
             phase1=_phase1_plan(scenario) if phase1 else None,
         )
+
+
+def accrual_model(accrual) -> AccrualModel:
+    """The sampler of a scenario's [accrual] section."""
+    if accrual.model == "poisson":
+        return PoissonAccrual(accrual.rate_per_month)
+    if accrual.model == "fixed":
+        return FixedAccrual(accrual.rate_per_month)
+    if accrual.model == "piecewise":
+        return PiecewiseAccrual(
+            tuple(accrual.period_starts_months), tuple(accrual.period_rates_per_month)
+        )
+    if accrual.site_activation_months is not None:
+        activation = FixedActivation(tuple(accrual.site_activation_months))
+    elif accrual.activation_window_months is not None:
+        activation = UniformActivation(*accrual.activation_window_months)
+    else:
+        activation = None
+    if accrual.model == "sites":
+        return SitesAccrual(
+            tuple(accrual.site_rates_per_month), activation, accrual.ramp_up_months
+        )
+    return PoissonGammaAccrual(
+        accrual.sites, accrual.rate_per_site_month, accrual.rate_shape, activation,
+        accrual.ramp_up_months,
+    )
 
 
 def _base_model(phase2, median_days: float) -> TimeToEventModel:
@@ -312,8 +350,20 @@ class _TrialRun:
 
     # ------------------------------------------------------------------ accrual
 
+    def checkpoint_due(self, min_registered: int) -> None:
+        # A zero-delay event: registrations due on the checkpoint's day were scheduled before
+        # it, so they count (sim.closure's rule).
+        self.at(self.env.now, lambda _: self.checkpoint(min_registered))
+
+    def checkpoint(self, min_registered: int) -> None:
+        """Accrual monitoring: close for slow accrual if too few have registered by now."""
+        if self.stage != CLOSED and len(self.patients) < min_registered:
+            self.close_accrual(records.CLOSED_SLOW_ACCRUAL)
+
     def accrual(self):
         plan, env = self.plan, self.env
+        for checkpoint_day, min_registered in plan.checkpoints:
+            self.at(checkpoint_day, lambda _, k=min_registered: self.checkpoint_due(k))
         draws = None
         for day in plan.accrual.arrival_days(self.streams.accrual):
             if self.stage == CLOSED:

@@ -17,6 +17,7 @@ LOST_WAITING = "lost_waiting"  # waited longer than the scenario allows, or the 
 # Why accrual closed.
 CLOSED_TARGET = "target"  # the planned number was treated (or phase I-only: a dose recommended)
 CLOSED_DEADLINE = "deadline"  # accrual.max_months passed
+CLOSED_SLOW_ACCRUAL = "slow_accrual"  # fewer registered than an accrual checkpoint asks
 CLOSED_TOXICITY = "toxicity"  # phase I recommended no dose
 CLOSED_ACCRUAL_ENDED = "accrual_ended"  # the accrual model registers no one any more
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from sim import analysis
 from sim.engine import TrialPlan, simulate_trial
-from sim.estimates import MEAN, BlockSummary, Estimate, estimates
+from sim.estimates import MEAN, QUANTILES, BlockSummary, Estimate, estimates
 from sim.rng import replicate_streams
 from sim.scenario import Scenario
 from sim.stats import onesample
@@ -71,7 +71,7 @@ def _run_block(context: _Context, block: int) -> BlockSummary:
     first = block * BLOCK_SIZE
     last = min(first + BLOCK_SIZE, context.reps)
     values = np.array([replicate_values(context, i) for i in range(first, last)])
-    return BlockSummary.of(values)
+    return BlockSummary.of(values, tuple(kind for _, kind in context.metric_spec()))
 
 
 def run(
@@ -139,6 +139,7 @@ def analysis_plan(scenario: Scenario) -> analysis.AnalysisPlan:
         continuous_assessment=scenario.progression_assessment == "continuous",
         pfs_rate_day=phase2.pfs_rate_months * DAYS_PER_MONTH,
         cbr_min_days=phase2.cbr_min_weeks * DAYS_PER_WEEK,
+        min_patients_for_analysis=phase2.min_patients_for_analysis,
     )
 
 
@@ -154,15 +155,29 @@ class ComparisonResult:
     differences: dict[str, dict[str, Estimate]]  # design (not the first) -> metric -> paired
 
 
+def _paired_columns(context: _Context) -> np.ndarray:
+    """Columns with a paired difference: a difference of quantiles is not the quantile of the
+    differences, so quantile metrics are compared by their estimates only."""
+    return np.array([kind != QUANTILES for _, kind in context.metric_spec()])
+
+
+def _compare_kinds(contexts: tuple[_Context, ...]) -> tuple[str, ...]:
+    kinds = tuple(kind for _, kind in contexts[0].metric_spec())
+    paired = tuple(MEAN for kind in kinds if kind != QUANTILES)
+    return kinds * len(contexts) + paired * (len(contexts) - 1)
+
+
 def _run_compare_block(contexts: tuple[_Context, ...], block: int) -> BlockSummary:
     first = block * BLOCK_SIZE
     last = min(first + BLOCK_SIZE, contexts[0].reps)
+    paired = _paired_columns(contexts[0])
     rows = []
     for replicate in range(first, last):
         # every design sees the same streams: the same arrivals, patients and propensities
         values = [np.array(replicate_values(context, replicate)) for context in contexts]
-        rows.append(np.concatenate([*values, *(v - values[0] for v in values[1:])]))
-    return BlockSummary.of(np.array(rows))
+        differences = [(v - values[0])[paired] for v in values[1:]]
+        rows.append(np.concatenate([*values, *differences]))
+    return BlockSummary.of(np.array(rows), _compare_kinds(contexts))
 
 
 def compare(
@@ -174,10 +189,9 @@ def compare(
 ) -> ComparisonResult:
     """Run each named scenario (one per design) on the same replicates, paired."""
     contexts = tuple(_Context.of(scenario, seed, reps) for scenario in scenarios.values())
-    specs = [context.metric_spec() for context in contexts]
-    if any(spec != specs[0] for spec in specs):
+    spec = contexts[0].metric_spec()
+    if any(context.metric_spec() != spec for context in contexts):
         raise ValueError("designs to compare must report the same metrics")
-    names, kinds = zip(*specs[0], strict=True)
     designs = tuple(scenarios)
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_compare_block, contexts)
@@ -187,17 +201,27 @@ def compare(
             total = summary if total is None else total.merge(summary)
             if progress is not None:
                 progress(min(BLOCK_SIZE, reps - block * BLOCK_SIZE))
-    labels = [f"{design}:{name}" for design in designs for name in names]
-    labels += [f"{design}-diff:{name}" for design in designs[1:] for name in names]
-    all_kinds = tuple(kinds) * len(designs) + (MEAN,) * len(names) * (len(designs) - 1)
-    flat = estimates(total, tuple(labels), all_kinds)
+    names = [name for name, _ in spec]
+    paired_names = [name for name, kind in spec if kind != QUANTILES]
+    labels = [f"{design}\t{name}" for design in designs for name in names]
+    labels += [f"{design}\t{name}" for design in designs[1:] for name in paired_names]
+    flat = list(estimates(total, tuple(labels), _compare_kinds(contexts)).items())
+    per_design = len(flat) - len(paired_names) * (len(designs) - 1)
+    metrics: dict[str, dict[str, Estimate]] = {design: {} for design in designs}
+    for label, estimate in flat[:per_design]:
+        design, name = label.split("\t")
+        metrics[design][name] = estimate
+    differences: dict[str, dict[str, Estimate]] = {design: {} for design in designs[1:]}
+    for label, estimate in flat[per_design:]:
+        design, name = label.split("\t")
+        differences[design][name] = estimate
     return ComparisonResult(
         scenario=next(iter(scenarios.values())).name,
         designs=designs,
         seed=seed,
         reps=reps,
-        metrics={d: {n: flat[f"{d}:{n}"] for n in names} for d in designs},
-        differences={d: {n: flat[f"{d}-diff:{n}"] for n in names} for d in designs[1:]},
+        metrics=metrics,
+        differences=differences,
     )
 
 

@@ -33,12 +33,36 @@ class TrialSection(_Section):
     description: str = ""
 
 
+class Checkpoint(_Section):
+    month: PositiveNumber
+    min_registered: Annotated[int, Field(ge=1)]
+
+
+NonNegative = Annotated[float, Field(ge=0)]
+
+
 class AccrualSection(_Section):
-    model: Literal["poisson", "fixed"] = "poisson"
-    rate_per_month: PositiveNumber
+    model: Literal["poisson", "fixed", "piecewise", "sites", "poisson-gamma"] = "poisson"
+    rate_per_month: PositiveNumber | None = None
+    period_starts_months: list[NonNegative] | None = None
+    period_rates_per_month: list[NonNegative] | None = None
+    site_rates_per_month: list[PositiveNumber] | None = None
+    sites: Annotated[int, Field(ge=1)] | None = None
+    rate_per_site_month: PositiveNumber | None = None
+    rate_shape: PositiveNumber | None = None
+    site_activation_months: list[NonNegative] | None = None
+    activation_window_months: list[NonNegative] | None = None
+    ramp_up_months: NonNegative = 0.0
     max_months: PositiveNumber | None = None
+    checkpoints: list[Checkpoint] = []
     screen_failure_prob: Annotated[float, Field(ge=0, lt=1)] = 0.0
     pretreatment_withdrawal_prob: Annotated[float, Field(ge=0, lt=1)] = 0.0
+
+    @property
+    def site_count(self) -> int | None:
+        if self.model == "sites":
+            return len(self.site_rates_per_month)
+        return self.sites if self.model == "poisson-gamma" else None
 
 
 class TreatmentSection(_Section):
@@ -74,6 +98,7 @@ class Phase2Section(_Section):
     response_prob: Probability = 0.0
     cbr_min_weeks: PositiveNumber = 24.0
     pfs_rate_months: PositiveNumber = 6.0
+    min_patients_for_analysis: Annotated[int, Field(ge=0)] = 0
 
 
 class Phase1Section(_Section):
@@ -357,6 +382,9 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
     """Rules that tie keys together: (key path, message) of the first one broken."""
     if not scenario.has_phase1 and not scenario.has_phase2:
         return "phase2", "missing: a scenario needs [phase2], an enabled [phase1], or both"
+    problem = _accrual_problem(scenario.accrual)
+    if problem is not None:
+        return problem
     if scenario.has_phase1:
         problem = _phase1_problem(scenario)
         if problem is not None:
@@ -452,4 +480,65 @@ def _phase1_problem(scenario: Scenario) -> tuple[str, str] | None:
         return "phase1.response_prob_by_level", (
             "response is read at scans: needs treatment.scan_interval_weeks"
         )
+    return None
+
+
+_ACCRUAL_KEYS = {
+    "poisson": ("rate_per_month",),
+    "fixed": ("rate_per_month",),
+    "piecewise": ("period_starts_months", "period_rates_per_month"),
+    "sites": ("site_rates_per_month",),
+    "poisson-gamma": ("sites", "rate_per_site_month", "rate_shape"),
+}
+_SITE_KEYS = ("site_activation_months", "activation_window_months")
+
+
+def _accrual_problem(accrual: AccrualSection) -> tuple[str, str] | None:
+    model = accrual.model
+    needed = _ACCRUAL_KEYS[model]
+    for key in needed:
+        if getattr(accrual, key) is None:
+            return f"accrual.{key}", f'missing: accrual.model = "{model}" needs {", ".join(needed)}'
+    sited = model in ("sites", "poisson-gamma")
+    for key in {key for keys in _ACCRUAL_KEYS.values() for key in keys} - set(needed):
+        if getattr(accrual, key) is not None:
+            users = ", ".join(f'"{m}"' for m, keys in _ACCRUAL_KEYS.items() if key in keys)
+            return f"accrual.{key}", f"only applies when accrual.model is {users}"
+    for key in _SITE_KEYS:
+        if not sited and getattr(accrual, key) is not None:
+            return f"accrual.{key}", 'only applies when accrual.model = "sites" or "poisson-gamma"'
+    if not sited and accrual.ramp_up_months:
+        return "accrual.ramp_up_months", (
+            'only applies when accrual.model = "sites" or "poisson-gamma"'
+        )
+    if model == "piecewise":
+        starts, rates = accrual.period_starts_months, accrual.period_rates_per_month
+        if not starts or starts[0] != 0 or list(starts) != sorted(set(starts)):
+            return "accrual.period_starts_months", (
+                f"= {starts} is not allowed: expected increasing months starting at 0"
+            )
+        if len(rates) != len(starts):
+            return "accrual.period_rates_per_month", (
+                f"has {len(rates)} entries: expected one rate per period ({len(starts)})"
+            )
+        if not any(rates):
+            return "accrual.period_rates_per_month", "expected at least one rate > 0"
+    if sited:
+        if accrual.site_activation_months is not None and accrual.activation_window_months:
+            return "accrual.activation_window_months", (
+                "give site_activation_months or activation_window_months, not both"
+            )
+        months = accrual.site_activation_months
+        if months is not None and len(months) != accrual.site_count:
+            return "accrual.site_activation_months", (
+                f"has {len(months)} entries: expected one per site ({accrual.site_count})"
+            )
+        window = accrual.activation_window_months
+        if window is not None and (len(window) != 2 or window[0] > window[1]):
+            return "accrual.activation_window_months", (
+                f"= {window} is not allowed: expected [first month, last month]"
+            )
+    months = [checkpoint.month for checkpoint in accrual.checkpoints]
+    if months != sorted(set(months)):
+        return "accrual.checkpoints", "expected checkpoints in increasing months, one per month"
     return None

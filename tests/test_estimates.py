@@ -37,3 +37,26 @@ def test_a_metric_never_defined_has_no_estimate():
     result = estimates(summary, ("median",), (MEAN,))["median"]
     assert result.replicates == 0 and math.isnan(result.estimate)
     assert result.as_dict() == {"estimate": None, "mc_se": None, "replicates": 0}
+
+
+def test_quantiles_are_order_statistics_merged_exactly_across_blocks():
+    from sim.estimates import QUANTILES
+
+    rng = np.random.default_rng(5)
+    values = np.round(rng.gamma(2.0, 3.0, size=(999, 1)), 3)
+    for block in (1, 100, 999):
+        result = estimates(_merged_kinds(values, block, (QUANTILES,)), ("t",), (QUANTILES,))
+        for suffix, p in (("q10", 0.1), ("median", 0.5), ("q90", 0.9)):
+            # numpy's "inverted_cdf" is the order statistic of rank ceil(R p)
+            expected = np.quantile(values[:, 0], p, method="inverted_cdf")
+            assert result[f"t_{suffix}"].estimate == pytest.approx(expected, abs=1e-9)
+            assert result[f"t_{suffix}"].replicates == 999
+            assert result[f"t_{suffix}"].mc_se > 0
+
+
+def _merged_kinds(values, block, kinds):
+    total = None
+    for start in range(0, len(values), block):
+        summary = BlockSummary.of(values[start : start + block], kinds)
+        total = summary if total is None else total.merge(summary)
+    return total
