@@ -130,3 +130,12 @@ def test_piecewise_periods_must_start_at_opening():
         _scenario({"model": "piecewise", "period_starts_months": [1, 2],
                    "period_rates_per_month": [1, 1]})
     assert "increasing months starting at 0" in str(raised.value)
+
+
+def test_the_observed_accrual_scenario_makes_the_real_trials_fate_likely():
+    # The reference trial closed early for slow accrual (DOMAIN.md section 1); calibrated to its
+    # real accrual, the bundled scenario must make that the likely outcome.
+    result = run(load_scenario("ruxolitinib_trastuzumab_observed_accrual"), 1000, seed=1,
+                 workers=2)
+    estimate = result.metrics["terminated_slow_accrual"]
+    assert estimate.estimate - 3 * estimate.mc_se > 0.5
