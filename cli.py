@@ -313,6 +313,69 @@ def trace(scenario, seed, replicate, overrides, out):
     _emit(buffer.getvalue(), out)
 
 
+@main.command("predict-accrual")
+@click.argument("registrations", type=click.Path(dir_okay=False))
+@click.option("--target", type=click.IntRange(min=1), required=True,
+              help="Registrations the trial needs.")
+@click.option("--opened", required=True, metavar="DATE",
+              help="The day the trial opened (YYYY-MM-DD).")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="The day the data are complete to (default: the last registration).")
+@click.option("--deadline", metavar="DATE",
+              help="Report the chance of reaching the target by then.")
+@click.option("--site-opened", "site_opened", multiple=True, metavar="SITE=DATE",
+              help="Each centre's opening date (repeatable): predicts per centre.")
+@click.option("--level", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              default=0.9, show_default=True, help="Prediction interval level.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def predict_accrual(registrations, target, opened, as_of, deadline, site_opened, level,
+                    output_format):
+    """When will REGISTRATIONS.csv reach --target? Poisson-gamma posterior predictive.
+
+    REGISTRATIONS.csv: a header row with a 'date' column (YYYY-MM-DD) and optionally 'site', then
+    one row per registration so far.
+    """
+    from sim import registrations as planning
+
+    opened_date = planning.parse_date(opened, "--opened")
+    sites = {}
+    for item in site_opened:
+        site, separator, date = item.partition("=")
+        if not separator or not site.strip():
+            raise ScenarioError(f"--site-opened {item}: expected SITE=YYYY-MM-DD")
+        sites[site.strip()] = planning.parse_date(date, f"--site-opened {item}")
+    prediction = planning.predict(
+        registrations, target, opened_date,
+        None if as_of is None else planning.parse_date(as_of, "--as-of"),
+        None if deadline is None else planning.parse_date(deadline, "--deadline"),
+        sites, level,
+    )
+    dates = {
+        name: planning.date_after(opened_date, getattr(prediction, f"{name}_day"))
+        for name in ("mean", "median", "lower", "upper")
+    }
+    if output_format == "json":
+        document = {
+            "target": prediction.target,
+            "registered": prediction.registered,
+            "as_of": planning.date_after(opened_date, prediction.as_of_day).isoformat(),
+            "level": prediction.level,
+            **{f"{name}_date": date.isoformat() for name, date in dates.items()},
+            "probability_by_deadline": prediction.probability_by_deadline,
+            "version": sim.__version__,
+        }
+        click.echo(json.dumps(document, indent=2))
+        return
+    click.echo(f"{prediction.registered} registered by "
+               f"{planning.date_after(opened_date, prediction.as_of_day)}; target {target}")
+    click.echo(f"  median date reaching it: {dates['median']}  (mean {dates['mean']})")
+    click.echo(f"  {level:.0%} prediction interval: {dates['lower']} to {dates['upper']}")
+    if prediction.probability_by_deadline is not None:
+        click.echo(f"  probability of reaching it by {deadline}: "
+                   f"{prediction.probability_by_deadline:.3f}")
+
+
 @main.command()
 def scenarios():
     """The bundled scenarios, one line each."""

@@ -1,0 +1,108 @@
+"""Registration dates of an open trial, read from CSV, for re-planning (input boundary).
+
+The file has a header row with a `date` column (ISO dates, YYYY-MM-DD) and optionally a `site`
+column. Every problem is a ScenarioError naming the file, row, column and value.
+"""
+
+import csv
+import datetime
+from dataclasses import dataclass
+
+from sim import accrual_prediction
+from sim.errors import ScenarioError
+from sim.units import DAYS_PER_MONTH
+
+
+@dataclass(frozen=True)
+class Registrations:
+    dates: tuple[datetime.date, ...]
+    sites: tuple[str, ...] | None  # None: the file has no site column
+
+
+def parse_date(text: str, where: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ScenarioError(f"{where}: {text!r} is not a date: expected YYYY-MM-DD") from None
+
+
+def load_registrations(path: str) -> Registrations:
+    try:
+        with open(path, newline="", encoding="utf-8") as stream:
+            rows = list(csv.DictReader(stream))
+            columns = set(rows[0]) if rows else set()
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot read the registrations file: {error}") from None
+    if not rows or "date" not in columns:
+        raise ScenarioError(
+            f"{path}: expected a header row with a 'date' column (and optionally 'site'), "
+            f"then one row per registration"
+        )
+    dates, sites = [], []
+    for number, row in enumerate(rows, start=2):
+        dates.append(parse_date(row["date"] or "", f"{path}: row {number}, column date"))
+        if "site" in columns:
+            site = (row["site"] or "").strip()
+            if not site:
+                raise ScenarioError(f"{path}: row {number}, column site: empty")
+            sites.append(site)
+    return Registrations(tuple(dates), tuple(sites) if "site" in columns else None)
+
+
+def predict(
+    path: str,
+    target: int,
+    opened: datetime.date,
+    as_of: datetime.date | None,
+    deadline: datetime.date | None,
+    site_opened: dict[str, datetime.date],
+    level: float,
+) -> accrual_prediction.TargetPrediction:
+    """Predict when `target` registrations will be reached, from the file's registrations.
+
+    Pooled (one rate, Jeffreys' prior) unless every centre's opening date is given and the file
+    names the centre of each registration: then per centre with an empirical-Bayes prior.
+    """
+    registrations = load_registrations(path)
+    as_of = as_of or max(registrations.dates)
+    if min(registrations.dates) < opened:
+        raise ScenarioError(f"{path}: a registration on {min(registrations.dates)} before "
+                            f"--opened {opened}")
+    if max(registrations.dates) > as_of:
+        raise ScenarioError(f"{path}: a registration on {max(registrations.dates)} after "
+                            f"--as-of {as_of}")
+    if target <= len(registrations.dates):
+        raise ScenarioError(f"--target {target}: already reached ({len(registrations.dates)} "
+                            f"registered in {path})")
+
+    def day(date: datetime.date) -> float:
+        return float((date - opened).days)
+
+    days = [day(date) for date in registrations.dates]
+    try:
+        if site_opened:
+            if registrations.sites is None:
+                raise ScenarioError(f"--site-opened: {path} has no 'site' column")
+            missing = sorted(set(registrations.sites) - set(site_opened))
+            if missing:
+                raise ScenarioError(f"--site-opened: no opening date for site(s) "
+                                    f"{', '.join(missing)} named in {path}")
+            activation = {site: day(date) for site, date in site_opened.items()}
+            posterior = accrual_prediction.site_posteriors(
+                days, registrations.sites, activation, day(as_of)
+            )
+        else:
+            posterior = accrual_prediction.pooled_posterior(days, day(as_of))
+        return accrual_prediction.predict_target(
+            posterior, target, level, None if deadline is None else day(deadline)
+        )
+    except ValueError as error:  # a condition the data cannot meet, e.g. too few centres
+        raise ScenarioError(f"{path}: {error}") from None
+
+
+def date_after(opened: datetime.date, days: float) -> datetime.date:
+    return opened + datetime.timedelta(days=round(days))
+
+
+def months(days: float) -> float:
+    return days / DAYS_PER_MONTH

@@ -1,0 +1,78 @@
+"""`trialsim predict-accrual`: the registrations file, its errors, and the pooled prediction
+against its closed form."""
+
+import datetime
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+OPENED = datetime.date(2015, 1, 1)
+MONTH = 365.25 / 12
+
+
+def trialsim(*args):
+    script = Path(sys.executable).with_name("trialsim")
+    return subprocess.run([str(script), *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def registrations(tmp_path):
+    path = tmp_path / "registrations.csv"
+    days = [20, 45, 70, 100, 160, 200, 260, 300, 330, 360]
+    lines = ["date,site"] + [f"{OPENED + datetime.timedelta(days=d)},{'AB'[d % 2]}" for d in days]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_pooled_prediction_matches_the_closed_form(registrations):
+    # Jeffreys' prior: after n = 10 registrations in T months the rate is Gamma(10.5, T); the
+    # time to R = 10 more is (R T / 10.5) F(2R, 21) months (Anisimov and Fedorov 2007), so its
+    # median is R T / 10.5 times the median of F(20, 21).
+    as_of = OPENED + datetime.timedelta(days=365)
+    result = trialsim("predict-accrual", registrations, "--target", "20", "--opened",
+                      str(OPENED), "--as-of", str(as_of), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    months_open = 365 / MONTH
+    median_months = 10 * months_open / 10.5 * stats.f.ppf(0.5, 20, 21)
+    expected = as_of + datetime.timedelta(days=round(median_months * MONTH))
+    got = datetime.date.fromisoformat(document["median_date"])
+    assert abs((got - expected).days) <= 1
+    assert document["registered"] == 10 and document["target"] == 20
+
+
+def test_deadline_probability_is_the_predictive_cdf(registrations):
+    as_of = OPENED + datetime.timedelta(days=365)
+    deadline = as_of + datetime.timedelta(days=400)
+    result = trialsim("predict-accrual", registrations, "--target", "20", "--opened",
+                      str(OPENED), "--as-of", str(as_of), "--deadline", str(deadline),
+                      "--format", "json")
+    months_open = 365 / MONTH
+    scale = 10 * months_open / 10.5
+    expected = stats.f.cdf(400 / MONTH / scale, 20, 21)
+    assert json.loads(result.stdout)["probability_by_deadline"] == pytest.approx(expected, 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "expected"),
+    [
+        ("when\n2015-02-01\n", (), "expected a header row with a 'date' column"),
+        ("date\n2015-02-01\n2015-02-30\n", (), "row 3, column date: '2015-02-30' is not a date"),
+        ("date\n2015-02-01\n", ("--target", "1"), "--target 1: already reached"),
+        ("date\n2014-12-01\n", (), "before --opened 2015-01-01"),
+        ("date\n2015-02-01\n", ("--site-opened", "A=2015-01-01"), "has no 'site' column"),
+        ("date,site\n2015-02-01,A\n", ("--site-opened", "B=2015-01-01"),
+         "no opening date for site(s) A"),
+    ],
+)
+def test_bad_registrations_exit_2(tmp_path, content, args, expected):
+    path = tmp_path / "r.csv"
+    path.write_text(content)
+    target = () if "--target" in args else ("--target", "30")
+    result = trialsim("predict-accrual", str(path), "--opened", "2015-01-01", *target, *args)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
