@@ -376,6 +376,100 @@ def predict_accrual(registrations, target, opened, as_of, deadline, site_opened,
                    f"{prediction.probability_by_deadline:.3f}")
 
 
+def _numbers(text: str | None, option: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise ScenarioError(f"{option} {text}: expected numbers separated by commas") from None
+
+
+@main.command()
+@click.option("--looks", type=click.IntRange(min=1), required=True,
+              help="Analyses, the final one included.")
+@click.option("--alpha", type=float, default=0.025, show_default=True, help="One-sided alpha.")
+@click.option("--spending", default="ld-obrien-fleming", show_default=True,
+              help="Efficacy boundary: ld-obrien-fleming, ld-pocock, hwang-shih-decani, "
+                   "kim-demets, obrien-fleming, pocock, wang-tsiatis, haybittle-peto "
+                   "(or rpact's codes asOF, asP, asHSD, asKD, OF, P, WT, HP).")
+@click.option("--parameter", type=float,
+              help="gamma (hwang-shih-decani), rho (kim-demets), delta (wang-tsiatis) or the "
+                   "interim z (haybittle-peto, default 3).")
+@click.option("--info-fractions", metavar="F1,F2,...",
+              help="Information fraction at each look (default equally spaced).")
+@click.option("--futility", type=click.Choice(["obrien-fleming", "pocock", "hwang-shih-decani",
+                                               "kim-demets"]),
+              help="Beta-spending family for futility bounds.")
+@click.option("--futility-parameter", type=float, help="gamma or rho of the beta spending.")
+@click.option("--beta", type=float, default=0.2, show_default=True,
+              help="Type II error for beta spending.")
+@click.option("--futility-z", metavar="Z1,Z2,...",
+              help="Fixed futility z-bounds at the interims (instead of beta spending).")
+@click.option("--binding", is_flag=True, help="Efficacy bounds assume futility stops are obeyed.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def boundaries(looks, alpha, spending, parameter, info_fractions, futility, futility_parameter,
+               beta, futility_z, binding, output_format):
+    """Group-sequential boundaries for a protocol: z, nominal p and alpha spent at each look.
+
+    Computed by recursive numerical integration (Armitage, McPherson and Rowe 1969; Jennison and
+    Turnbull 2000, chapter 19); one-sided.
+    """
+    from sim.stats import group_sequential as gs
+
+    fractions = _numbers(info_fractions, "--info-fractions")
+    if fractions is None:
+        fractions = tuple((k + 1) / looks for k in range(looks))
+    if len(fractions) != looks:
+        raise ScenarioError(f"--info-fractions {info_fractions}: expected {looks} fractions "
+                            f"(--looks {looks})")
+    if futility is not None and futility_z is not None:
+        raise ScenarioError("--futility and --futility-z: give one of them")
+    try:
+        efficacy = gs.efficacy_rule(spending, parameter)
+        rule = None
+        if futility is not None:
+            rule = gs.BetaSpendingFutility(gs.SpendingFunction(futility, futility_parameter),
+                                           beta)
+        elif futility_z is not None:
+            values = _numbers(futility_z, "--futility-z")
+            rule = gs.FixedFutility(values[0] if len(values) == 1 else values)
+        result = gs.group_sequential_boundaries(fractions, alpha, efficacy, rule,
+                                                binding=binding)
+    except (ValueError, TypeError) as error:
+        raise ScenarioError(f"boundaries: {error}") from None
+    rows = []
+    for k in range(looks):
+        row = {
+            "look": k + 1,
+            "information_fraction": result.information_fractions[k],
+            "efficacy_z": result.efficacy_z[k],
+            "efficacy_p": result.efficacy_p[k],
+            "alpha_spent": result.alpha_spent[k],
+        }
+        if result.futility_z is not None:
+            row["futility_z"] = result.futility_z[k]
+            row["futility_p"] = result.futility_p[k]
+        if result.beta_spent is not None:
+            row["beta_spent"] = result.beta_spent[k]
+        rows.append(row)
+    if output_format == "json":
+        document = {"alpha": alpha, "efficacy": result.efficacy_rule,
+                    "futility": result.futility_rule, "binding": binding, "drift": result.drift,
+                    "looks": rows, "version": sim.__version__}
+        click.echo(json.dumps(document, indent=2))
+        return
+    click.echo(f"one-sided alpha {alpha:g}; efficacy: {result.efficacy_rule}"
+               + (f"; futility: {result.futility_rule} ({'binding' if binding else 'non-binding'})"
+                  if result.futility_rule else ""))
+    header = list(rows[0])
+    click.echo("".join(f"{name:>22}" for name in header))
+    for row in rows:
+        click.echo("".join(f"{row[name]:>22}" if isinstance(row[name], int)
+                           else f"{row[name]:>22.4f}" for name in header))
+
+
 @main.command()
 def scenarios():
     """The bundled scenarios, one line each."""

@@ -114,3 +114,38 @@ def test_bad_file_writes_no_output(tmp_path):
     assert result.returncode == 2
     assert str(scenario) in result.stderr and "accrual.rate_per_month = -1" in result.stderr
     assert list(tmp_path.iterdir()) == [scenario]
+
+
+def test_boundaries_print_what_rpact_prints():
+    """rpact 3.3.4 (R call and output pasted in tests/stats/test_group_sequential.py,
+    test_futility_bounds_match_rpact):
+    getDesignGroupSequential(kMax = 3, alpha = 0.025, beta = 0.2, typeOfDesign = "asOF",
+    typeBetaSpending = "bsOF", bindingFutility = FALSE)
+    criticalValues 3.710302873 2.511427484 1.993047483; futilityBounds -0.2361446099 1.1703720312
+    """
+    result = trialsim("boundaries", "--looks", "3", "--alpha", "0.025", "--spending", "asOF",
+                      "--futility", "obrien-fleming", "--beta", "0.2", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    looks = json.loads(result.stdout)["looks"]
+    assert [look["efficacy_z"] for look in looks] == pytest.approx(
+        [3.710302873, 2.511427484, 1.993047483], abs=1e-3)
+    assert [look["futility_z"] for look in looks[:2]] == pytest.approx(
+        [-0.2361446099, 1.1703720312], abs=1e-3)
+    assert looks[-1]["alpha_spent"] == pytest.approx(0.025, abs=1e-9)
+    table = trialsim("boundaries", "--looks", "3", "--spending", "asOF").stdout
+    assert "3.7103" in table and "alpha_spent" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--looks", "3", "--spending", "bogus"), "unknown efficacy boundary 'bogus'"),
+        (("--looks", "3", "--info-fractions", "0.5,1"), "expected 3 fractions"),
+        (("--looks", "2", "--info-fractions", "0.5,x"), "expected numbers separated by commas"),
+        (("--looks", "2", "--alpha", "0.7"), "one-sided alpha must be in (0, 0.5)"),
+    ],
+)
+def test_bad_boundaries_input_exits_2(args, expected):
+    result = trialsim("boundaries", *args)
+    assert result.returncode == 2 and expected in result.stderr
+    assert "Traceback" not in result.stderr
