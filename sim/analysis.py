@@ -63,13 +63,18 @@ def cut(patients: tuple[records.PatientRecord, ...], cut_day: float, plan: Analy
             event = 0
         times.append(time)
         events.append(event)
-        responded = any(
-            day <= cut_day and result == records.RESPONSE
-            for day, result in zip(patient.scan_days, patient.scan_results, strict=True)
-        )
+        responded = responded_by(patient, cut_day)
         responders += responded
         benefit += responded or time > plan.cbr_min_days
     return PfsData(np.array(times), np.array(events, dtype=np.int64), responders, benefit)
+
+
+def responded_by(patient: records.PatientRecord, cut_day: float) -> bool:
+    """A response (CR or PR) was seen at a scan on or before `cut_day`."""
+    return any(
+        day <= cut_day and result == records.RESPONSE
+        for day, result in zip(patient.scan_days, patient.scan_results, strict=True)
+    )
 
 
 def _last_at_or_before(days: tuple[float, ...], limit: float) -> float | None:
@@ -148,13 +153,7 @@ def replicate_metrics(
         phase1_patients = [
             p for p in trial.patients if p.phase == 1 and p.status == records.TREATED
         ]
-        responders = sum(
-            any(
-                day <= trial.analysis_day and result == records.RESPONSE
-                for day, result in zip(p.scan_days, p.scan_results, strict=True)
-            )
-            for p in phase1_patients
-        )
+        responders = sum(responded_by(p, trial.analysis_day) for p in phase1_patients)
         values += [
             len(trial.patients),
             trial.analysis_day / DAYS_PER_MONTH,

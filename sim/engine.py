@@ -156,11 +156,12 @@ def accrual_model(accrual) -> AccrualModel:
     else:
         activation = None
     if accrual.model == "sites":
-        return SitesAccrual(
-            tuple(accrual.site_rates_per_month), activation, accrual.ramp_up_months
-        )
+        return SitesAccrual(tuple(accrual.site_rates_per_month), activation, accrual.ramp_up_months)
     return PoissonGammaAccrual(
-        accrual.sites, accrual.rate_per_site_month, accrual.rate_shape, activation,
+        accrual.sites,
+        accrual.rate_per_site_month,
+        accrual.rate_shape,
+        activation,
         accrual.ramp_up_months,
     )
 

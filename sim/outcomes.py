@@ -75,27 +75,3 @@ class PiecewiseExponential:
         days = np.asarray(days, dtype=float)
         piece = np.searchsorted(starts, days, side="right") - 1
         return np.exp(-(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece])))
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """Patient subgroups with their own models; `shares` sum to 1, drawn per patient."""
-
-    shares: tuple[float, ...]
-    components: tuple[TimeToEventModel, ...]
-
-    def subgroup_of(self, uniforms: np.ndarray) -> np.ndarray:
-        edges = np.cumsum(self.shares)[:-1]
-        return np.searchsorted(edges, uniforms, side="right")
-
-    def times_from_uniforms(self, uniforms: np.ndarray, subgroups: np.ndarray) -> np.ndarray:
-        times = np.empty_like(uniforms)
-        for index, component in enumerate(self.components):
-            chosen = subgroups == index
-            if chosen.any():
-                times[chosen] = component.times_from_uniforms(uniforms[chosen])
-        return times
-
-    def survival(self, days: np.ndarray) -> np.ndarray:
-        pairs = zip(self.shares, self.components, strict=True)
-        return sum(share * component.survival(days) for share, component in pairs)

@@ -204,7 +204,7 @@ def compare(
     names = [name for name, _ in spec]
     paired_names = [name for name, kind in spec if kind != QUANTILES]
     labels = [f"{design}\t{name}" for design in designs for name in names]
-    labels += [f"{design}\t{name}" for design in designs[1:] for name in paired_names]
+    labels += [f"difference\t{design}\t{name}" for design in designs[1:] for name in paired_names]
     flat = list(estimates(total, tuple(labels), _compare_kinds(contexts)).items())
     per_design = len(flat) - len(paired_names) * (len(designs) - 1)
     metrics: dict[str, dict[str, Estimate]] = {design: {} for design in designs}
@@ -213,7 +213,7 @@ def compare(
         metrics[design][name] = estimate
     differences: dict[str, dict[str, Estimate]] = {design: {} for design in designs[1:]}
     for label, estimate in flat[per_design:]:
-        design, name = label.split("\t")
+        _, design, name = label.split("\t")
         differences[design][name] = estimate
     return ComparisonResult(
         scenario=next(iter(scenarios.values())).name,

@@ -8,6 +8,7 @@ import difflib
 import hashlib
 import json
 import tomllib
+import types
 import typing
 from importlib import resources
 from pathlib import Path
@@ -334,7 +335,7 @@ def _describe_type(annotation, bounds: list[str]) -> str:
     arguments = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin is Literal:
         return "one of " + ", ".join(f'"{a}"' for a in typing.get_args(annotation))
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and arguments:
+    if origin in (typing.Union, types.UnionType) and arguments:
         return _describe_type(arguments[0], bounds)
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
@@ -427,8 +428,7 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
     if scenario.has_phase1 and scenario.phase1.true_median_weeks_by_level is not None:
         if phase2.pfs_model == "piecewise-exponential" or phase2.subgroups:
             return "phase1.true_median_weeks_by_level", (
-                "per-level medians apply to an exponential or Weibull base model without "
-                "subgroups"
+                "per-level medians apply to an exponential or Weibull base model without subgroups"
             )
     shares = sum(group.share for group in phase2.subgroups)
     if shares >= 1:
@@ -448,8 +448,7 @@ def _phase1_problem(scenario: Scenario) -> tuple[str, str] | None:
             f"= {phase1.start_level} is not allowed: expected a level from 1 to {levels} "
             f"(phase1.true_dlt_probs has {levels})"
         )
-    for key in ("dose_labels", "skeleton", "true_median_weeks_by_level",
-                "response_prob_by_level"):
+    for key in ("dose_labels", "skeleton", "true_median_weeks_by_level", "response_prob_by_level"):
         values = getattr(phase1, key)
         if values is not None and len(values) != levels:
             return f"phase1.{key}", (

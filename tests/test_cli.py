@@ -149,3 +149,37 @@ def test_bad_boundaries_input_exits_2(args, expected):
     result = trialsim("boundaries", *args)
     assert result.returncode == 2 and expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compare_reports_each_design_and_paired_differences():
+    result = trialsim("compare", REFERENCE, "--design", "tite-crm", "--design", "boin",
+                      "--reps", "200", "--workers", "2", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["designs"] == ["tite-crm", "boin"]
+    assert set(document["metrics"]) == {"tite-crm", "boin"}
+    assert list(document["differences_vs_first"]) == ["boin"]
+    boin, tite = document["metrics"]["boin"], document["metrics"]["tite-crm"]
+    difference = document["differences_vs_first"]["boin"]["p_select_level_4"]["estimate"]
+    assert difference == pytest.approx(
+        boin["p_select_level_4"]["estimate"] - tite["p_select_level_4"]["estimate"])
+    assert "n_treated_median" in boin and "n_treated_median" not in \
+        document["differences_vs_first"]["boin"]
+    table = trialsim("compare", REFERENCE, "--design", "tite-crm", "--design", "3+3",
+                     "--reps", "100").stdout
+    assert "3+3 - tite-crm" in table
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--design", "boin", "--design", "boin"), "each design once"),
+        (("--design", "crm", "--set", "phase1.enabled=false"), "needs an enabled [phase1]"),
+        (("--design", "3+3", "--design", "crm", "--set", "phase1.indifference_halfwidth=0.6"),
+         "phase1.indifference_halfwidth = 0.6 is not allowed"),
+    ],
+)
+def test_bad_compare_input_exits_2(args, expected):
+    result = trialsim("compare", REFERENCE, "--reps", "10", *args)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
