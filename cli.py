@@ -4,7 +4,6 @@ import csv
 import io
 import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -72,16 +71,9 @@ def _emit(text: str, out: str | None) -> None:
 
 
 def _environment() -> dict[str, str]:
-    import numpy
-    import scipy
-    import simpy
+    from sim.sweep import environment
 
-    return {
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "simpy": simpy.__version__,
-    }
+    return environment()
 
 
 def _progress_bar(reps: int):
@@ -264,6 +256,59 @@ def _compare_csv(result) -> str:
                              _csv_number(row["mc_se"]), row["replicates"],
                              _csv_number(diff["estimate"]), _csv_number(diff["mc_se"])])
     return buffer.getvalue()
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KEY=V1,V2,...",
+              help="A key and its values (repeatable; the first varies slowest).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a key at every point.")
+@click.option("--reps", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--store", type=click.Path(dir_okay=False),
+              help="SQLite store of finished points (default: <trial name>-sweep.sqlite here).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the grid here: .csv or .json.")
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="Draw power and early termination against the first key (.png, .pdf, .svg).")
+def sweep(scenario, varies, overrides, reps, seed, workers, store, out, plot):
+    """What-if sweep: SCENARIO at every combination of the --vary values.
+
+    Every point uses the same seed streams (common random numbers), so differences between points
+    are not Monte Carlo noise. Finished points are stored as they finish: run the same command again
+    to finish an interrupted sweep without recomputing what is done.
+    """
+    from sim import sweep as sweeps
+
+    plan = sweeps.plan_sweep(scenario, varies, overrides)
+    _check_out(out)
+    out_format = sweeps.output_format(out) if out else None
+    if plot:
+        from sim import plotting
+
+        plotting.check_plot_target(plot)
+    store_path = store or sweeps.default_store_path(plan)
+    bar = _progress_bar(reps * len(plan.points))
+
+    def on_point(point) -> None:
+        if bar is not None and not point.computed:
+            bar.update(reps)
+
+    with sweeps.SweepStore.open(store_path) as opened:
+        if bar is None:
+            result = sweeps.run_sweep(plan, opened, reps, seed, workers, on_point=on_point)
+        else:
+            with bar:
+                result = sweeps.run_sweep(plan, opened, reps, seed, workers)
+                bar.update(reps * len(plan.points))
+    if result.reused and sys.stderr.isatty():
+        click.echo(f"{result.reused} of {len(plan.points)} points read from {store_path}",
+                   err=True)
+    render = {None: sweeps.render_table, "csv": sweeps.render_csv, "json": sweeps.render_json}
+    _emit(render[out_format](result), out)
+    if plot:
+        plotting.plot_sweep(result, plot)
 
 
 @main.command()

@@ -183,3 +183,33 @@ def test_bad_compare_input_exits_2(args, expected):
     result = trialsim("compare", REFERENCE, "--reps", "10", *args)
     assert result.returncode == 2 and expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sweep_writes_the_grid_and_a_rerun_reads_every_point_from_the_store(tmp_path):
+    args = ("sweep", REFERENCE, "--vary", "accrual.rate_per_month=0.5,1.0",
+            "--vary", "phase2.true_median_weeks=8,13", "--set", "phase1.enabled=false",
+            "--reps", "100", "--store", str(tmp_path / "s.sqlite"))
+    first = trialsim(*args, "--out", str(tmp_path / "a.csv"))
+    assert first.returncode == 0, first.stderr
+    rows = list(csv.DictReader((tmp_path / "a.csv").read_text().splitlines()))
+    assert [(r["accrual.rate_per_month"], r["phase2.true_median_weeks"]) for r in rows] == [
+        ("0.5", "8"), ("0.5", "13"), ("1.0", "8"), ("1.0", "13")]
+    # common random numbers: the true median does not change who registers or when
+    assert rows[0]["early_termination"] == rows[1]["early_termination"]
+    again = trialsim(*args, "--out", str(tmp_path / "b.csv"))
+    assert again.returncode == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--vary", "accrual.rate_per_mnth=0.4"), "did you mean accrual.rate_per_month?"),
+        (("--vary", "accrual.rate_per_month=0.4,-1"), "accrual.rate_per_month = -1"),
+        (("--vary", "accrual.rate_per_month="), "--vary accrual.rate_per_month="),
+    ],
+)
+def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path, args, expected):
+    result = trialsim("sweep", REFERENCE, *args, "--reps", "10", cwd=tmp_path)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
