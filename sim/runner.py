@@ -7,6 +7,7 @@ not depend on how many workers ran the blocks.
 """
 
 import concurrent.futures
+import contextlib
 import functools
 import math
 from collections.abc import Callable
@@ -80,14 +81,19 @@ def run(
     seed: int,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    executor=None,
 ) -> RunResult:
-    """Simulate `reps` replicates of `scenario`; `progress(k)` is told of every k finished."""
+    """Simulate `reps` replicates of `scenario`; `progress(k)` is told of every k finished.
+
+    `executor`: a pool from `pool(workers)` the caller keeps open across runs (a sweep's points),
+    instead of a pool started and stopped for this run.
+    """
     context = _Context.of(scenario, seed, reps)
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_block, context)
     total = None
-    with _executor(workers) as executor:
-        for block, summary in zip(blocks, executor.map(work, blocks), strict=True):
+    with contextlib.nullcontext(executor) if executor is not None else pool(workers) as running:
+        for block, summary in zip(blocks, running.map(work, blocks), strict=True):
             total = summary if total is None else total.merge(summary)
             if progress is not None:
                 progress(min(BLOCK_SIZE, reps - block * BLOCK_SIZE))
@@ -196,7 +202,7 @@ def compare(
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_compare_block, contexts)
     total = None
-    with _executor(workers) as executor:
+    with pool(workers) as executor:
         for block, summary in zip(blocks, executor.map(work, blocks), strict=True):
             total = summary if total is None else total.merge(summary)
             if progress is not None:
@@ -238,7 +244,8 @@ class _InProcess:
         return False
 
 
-def _executor(workers: int):
+def pool(workers: int):
+    """An executor for `workers` processes (in this process for one), to use as a context."""
     if workers == 1:
         return _InProcess()
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers)

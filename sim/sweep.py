@@ -524,20 +524,23 @@ def run_sweep(
     """
     code = CodeIdentity.current()
     results = []
-    for point in plan.points:
-        key = PointKey(point.scenario.sha256(), seed, reps, code)
-        metrics = store.find(key)
-        computed = metrics is None
-        if computed:
-            started = time.perf_counter()
-            run = runner.run(point.scenario, reps, seed, workers, progress=on_replicates)
-            store.save(key, point.scenario, run.metrics, time.perf_counter() - started)
-            # Read back what was stored, so a fresh and a resumed sweep report the same bits.
+    # One pool for every point: starting one per point costs a few per cent of a sweep.
+    with runner.pool(workers) as executor:
+        for point in plan.points:
+            key = PointKey(point.scenario.sha256(), seed, reps, code)
             metrics = store.find(key)
-        result = PointResult(point, metrics, computed)
-        results.append(result)
-        if on_point is not None:
-            on_point(result)
+            computed = metrics is None
+            if computed:
+                started = time.perf_counter()
+                run = runner.run(point.scenario, reps, seed, workers, progress=on_replicates,
+                                 executor=executor)
+                store.save(key, point.scenario, run.metrics, time.perf_counter() - started)
+                # Read back what was stored, so a fresh and a resumed sweep report the same bits.
+                metrics = store.find(key)
+            result = PointResult(point, metrics, computed)
+            results.append(result)
+            if on_point is not None:
+                on_point(result)
     return SweepResult(plan, seed, reps, code, tuple(results))
 
 
