@@ -292,24 +292,33 @@ class _Patient:
 
     def record(self, cut_day: float) -> records.PatientRecord:
         """What happened to this patient by `cut_day` (the simulation's last day)."""
-
-        def day_if(kind: str) -> float:
-            return self.end_day if self.ended and self.end_kind == kind else math.inf
-
-        cycles = tuple(day for day in self.cycle_start_days if day <= cut_day)
-        scans = tuple(day for day in self.scan_days if day <= cut_day)
+        if self.ended:  # follow-up ended by the cut: every visit laid out happened
+            cycles, scans = tuple(self.cycle_start_days), tuple(self.scan_days)
+            end_kind = self.end_kind
+        else:
+            cycles = tuple(day for day in self.cycle_start_days if day <= cut_day)
+            scans = tuple(day for day in self.scan_days if day <= cut_day)
+            end_kind = ""
+        if scans:
+            seen = records.RESPONSE if self.responder else records.STABLE
+            results = (seen,) * len(scans)
+            if scans[-1] == self.observed_progression_day:
+                results = (*results[:-1], records.PROGRESSIVE)
+        else:
+            results = ()
+        end = self.end_day
         return records.PatientRecord(
             patient_id=self.patient_id,
             registration_day=self.registration_day,
             status=self.status,
             treatment_start_day=self.start_day,
             latent_progression_day=self.latent_progression_day,
-            progression_day=day_if("progression"),
-            death_day=day_if("death"),
-            dropout_day=day_if("dropout"),
+            progression_day=end if end_kind == "progression" else math.inf,
+            death_day=end if end_kind == "death" else math.inf,
+            dropout_day=end if end_kind == "dropout" else math.inf,
             cycle_start_days=cycles,
             scan_days=scans,
-            scan_results=tuple(self.scan_result(day) for day in scans),
+            scan_results=results,
             responder=self.responder,
             phase=self.phase,
             level=self.level,
