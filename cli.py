@@ -142,20 +142,52 @@ def _json(result) -> str:
 @click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]),
               default="table", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the result here (atomically).")
-def run(scenario, reps, seed, workers, overrides, output_format, out):
+@click.option("--observed", type=click.Path(dir_okay=False), metavar="REGISTRATIONS.csv",
+              help="An open trial's registrations so far: simulate the rest of it.")
+@click.option("--opened", metavar="DATE", help="With --observed: the day the trial opened.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="With --observed: the day the file is complete to (default: its last date).")
+def run(scenario, reps, seed, workers, overrides, output_format, out, observed, opened, as_of):
     """Operating characteristics of SCENARIO, each with its Monte Carlo SE."""
     from sim.runner import run as run_scenario
 
     loaded = _load(scenario, overrides)
     _check_out(out)
+    accrual, provenance = None, None
+    if observed is not None:
+        from sim import registrations as planning
+
+        if opened is None:
+            raise ScenarioError("--observed needs --opened DATE, the day the trial opened")
+        accrual, registrations, as_of_date = planning.observed_accrual(
+            observed, planning.parse_date(opened, "--opened"),
+            None if as_of is None else planning.parse_date(as_of, "--as-of"),
+        )
+        provenance = {"file": observed, "sha256": _file_sha256(observed),
+                      "registered": len(registrations.dates), "opened": opened,
+                      "as_of": as_of_date.isoformat()}
+    elif opened is not None or as_of is not None:
+        raise ScenarioError("--opened and --as-of go with --observed REGISTRATIONS.csv")
     bar = _progress_bar(reps)
     if bar is None:
-        result = run_scenario(loaded, reps, seed, workers)
+        result = run_scenario(loaded, reps, seed, workers, accrual=accrual)
     else:
         with bar:
-            result = run_scenario(loaded, reps, seed, workers, progress=bar.update)
+            result = run_scenario(loaded, reps, seed, workers, progress=bar.update,
+                                  accrual=accrual)
     render = {"table": lambda r: _table(r, loaded), "json": _json, "csv": _csv}[output_format]
-    _emit(render(result), out)
+    text = render(result)
+    if provenance is not None and output_format == "json":
+        document = json.loads(text)
+        document["observed"] = provenance
+        text = json.dumps(document, indent=2) + "\n"
+    _emit(text, out)
+
+
+def _file_sha256(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 run.help += f"\n\nSCENARIO: {SCENARIO_HELP}"

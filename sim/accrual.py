@@ -380,3 +380,25 @@ class PoissonGammaAccrual:
 
     def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
         return self.intensity(rng).arrival_days(rng)
+
+
+@dataclass(frozen=True)
+class ObservedThenPredicted:
+    """An open trial: its registrations so far, then arrivals after `as_of_day` at a rate drawn
+    once per replicate from its posterior Gamma(shape, rate_months) (the Poisson-gamma posterior
+    predictive: Anisimov and Fedorov 2007)."""
+
+    observed_days: tuple[float, ...]
+    as_of_day: float
+    rate_shape: float
+    rate_months: float
+
+    def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
+        yield from self.observed_days
+        rate_per_month = rng.gamma(self.rate_shape, 1.0 / self.rate_months)
+        mean_gap_days = DAYS_PER_MONTH / rate_per_month
+        day = self.as_of_day
+        while True:
+            for gap in rng.exponential(mean_gap_days, _CHUNK).tolist():
+                day += gap
+                yield day

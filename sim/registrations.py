@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 
 from sim import accrual_prediction
+from sim.accrual import ObservedThenPredicted
 from sim.errors import ScenarioError
 from sim.units import DAYS_PER_MONTH
 
@@ -98,6 +99,27 @@ def predict(
         )
     except ValueError as error:  # a condition the data cannot meet, e.g. too few centres
         raise ScenarioError(f"{path}: {error}") from None
+
+
+def observed_accrual(
+    path: str, opened: datetime.date, as_of: datetime.date | None
+) -> tuple[ObservedThenPredicted, Registrations, datetime.date]:
+    """The file's registrations as days from `opened`, then the pooled posterior predictive."""
+    registrations = load_registrations(path)
+    as_of = as_of or max(registrations.dates)
+    if min(registrations.dates) < opened or max(registrations.dates) > as_of:
+        raise ScenarioError(
+            f"{path}: registrations run from {min(registrations.dates)} to "
+            f"{max(registrations.dates)}: expected them between --opened {opened} and "
+            f"--as-of {as_of}"
+        )
+    days = tuple(float((date - opened).days) for date in sorted(registrations.dates))
+    as_of_day = float((as_of - opened).days)
+    if as_of_day <= 0:
+        raise ScenarioError(f"--as-of {as_of}: expected a day after --opened {opened}")
+    posterior = accrual_prediction.pooled_posterior(days, as_of_day).sites[0].posterior
+    model = ObservedThenPredicted(days, as_of_day, posterior.shape, posterior.rate_months)
+    return model, registrations, as_of
 
 
 def date_after(opened: datetime.date, days: float) -> datetime.date:

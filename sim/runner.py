@@ -8,6 +8,7 @@ not depend on how many workers ran the blocks.
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import analysis
+from sim.accrual import AccrualModel
 from sim.engine import TrialPlan, simulate_trial
 from sim.estimates import MEAN, QUANTILES, BlockSummary, Estimate, estimates
 from sim.rng import replicate_streams
@@ -46,9 +48,14 @@ class _Context:
     reps: int
 
     @classmethod
-    def of(cls, scenario: Scenario, seed: int, reps: int) -> "_Context":
+    def of(
+        cls, scenario: Scenario, seed: int, reps: int, accrual: AccrualModel | None = None
+    ) -> "_Context":
+        plan = TrialPlan.from_scenario(scenario)
+        if accrual is not None:
+            plan = dataclasses.replace(plan, accrual=accrual)
         return cls(
-            TrialPlan.from_scenario(scenario),
+            plan,
             analysis_plan(scenario) if scenario.has_phase2 else None,
             scenario.phase1.levels if scenario.has_phase1 else 0,
             scenario.has_phase2,
@@ -82,13 +89,15 @@ def run(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     executor=None,
+    accrual: AccrualModel | None = None,
 ) -> RunResult:
     """Simulate `reps` replicates of `scenario`; `progress(k)` is told of every k finished.
 
     `executor`: a pool from `pool(workers)` the caller keeps open across runs (a sweep's points),
-    instead of a pool started and stopped for this run.
+    instead of a pool started and stopped for this run. `accrual`: a sampler that replaces the
+    scenario's (an open trial's registrations so far, then its predictive).
     """
-    context = _Context.of(scenario, seed, reps)
+    context = _Context.of(scenario, seed, reps, accrual)
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_block, context)
     total = None

@@ -1,8 +1,10 @@
 """`trialsim predict-accrual`: the registrations file, its errors, and the pooled prediction
 against its closed form."""
 
+import dataclasses
 import datetime
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,47 @@ def test_bad_registrations_exit_2(tmp_path, content, args, expected):
     result = trialsim("predict-accrual", str(path), "--opened", "2015-01-01", *target, *args)
     assert result.returncode == 2
     assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_observed_run_replays_registrations_then_follows_the_predictive(registrations):
+    # The first ten registrations are the file's; after --as-of the count in a window of w months
+    # has the Poisson-gamma predictive mean (n + 1/2) / T * w (Jeffreys' prior; T months open).
+    from sim.engine import TrialPlan, simulate_trial
+    from sim.registrations import observed_accrual
+    from sim.rng import replicate_streams
+    from sim.scenario import validate_scenario
+
+    as_of = OPENED + datetime.timedelta(days=365)
+    model, _, _ = observed_accrual(registrations, OPENED, as_of)
+    window_months = 6
+    scenario = validate_scenario(
+        {"trial": {"name": "observed"},
+         "accrual": {"rate_per_month": 1.0, "max_months": 365 / MONTH + window_months},
+         "phase2": {"n": 500, "alpha": 0.05, "null_median_weeks": 8, "true_median_weeks": 8,
+                    "follow_up_weeks": 0}},
+        "observed",
+    )
+    plan = dataclasses.replace(TrialPlan.from_scenario(scenario), accrual=model)
+    observed_days = [20, 45, 70, 100, 160, 200, 260, 300, 330, 360]
+    counts = []
+    for replicate in range(3000):
+        trial = simulate_trial(plan, replicate_streams(4, replicate))
+        days = [p.registration_day for p in trial.patients]
+        assert days[:10] == observed_days
+        counts.append(len(days) - 10)
+    expected = 10.5 / (365 / MONTH) * window_months
+    mean = sum(counts) / len(counts)
+    se = statistics.stdev(counts) / len(counts) ** 0.5
+    assert abs(mean - expected) <= 3 * se, (mean, expected, se)
+
+
+def test_observed_options_go_together(registrations):
+    result = trialsim("run", "ruxolitinib_trastuzumab", "--observed", registrations,
+                      "--reps", "10")
+    assert result.returncode == 2 and "--observed needs --opened" in result.stderr
+    result = trialsim("run", "ruxolitinib_trastuzumab", "--opened", "2015-01-01", "--reps", "10")
+    assert result.returncode == 2 and "go with --observed" in result.stderr
+    result = trialsim("run", "ruxolitinib_trastuzumab", "--observed", registrations,
+                      "--opened", "2015-01-01", "--reps", "50", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["observed"]["registered"] == 10
