@@ -10,53 +10,25 @@ import math
 
 import numpy as np
 import pytest
+from r_datasets import (
+    AML_MAINTAINED,
+    AML_STATUS,
+    AML_TIME,
+    OVARIAN_ECOG,
+    OVARIAN_RX,
+    OVARIAN_STATUS,
+    OVARIAN_TIME,
+    VETERAN_CELLTYPE,
+    VETERAN_STATUS,
+    VETERAN_TEST_ARM,
+    VETERAN_TIME,
+)
 
 from sim.stats.cox import cox_binary, cox_from_table
 from sim.stats.logrank import risk_table
 
 R_TOLERANCE = 1e-7
 
-# survival::aml (time, status; experimental = "Maintained", the first 11 rows).
-AML_TIME = np.array([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161,
-                     5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45])
-AML_STATUS = np.array([1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0,
-                       1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1])
-AML_MAINTAINED = np.repeat([1, 0], [11, 12])
-
-# survival::ovarian: futime, fustat, rx, ecog.ps.
-OVARIAN_TIME = np.array([59, 115, 156, 421, 431, 448, 464, 475, 477, 563, 638, 744, 769, 770,
-                         803, 855, 1040, 1106, 1129, 1206, 1227, 268, 329, 353, 365, 377])
-OVARIAN_STATUS = np.array([1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0, 0, 0,
-                           0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0])
-OVARIAN_RX = np.array([1, 1, 1, 2, 1, 1, 2, 2, 1, 2, 1, 2, 2, 2,
-                       1, 1, 1, 1, 2, 2, 2, 1, 1, 2, 2, 2])
-OVARIAN_ECOG = np.array([1, 1, 2, 1, 1, 2, 2, 2, 1, 2, 2, 1, 2, 1,
-                         1, 2, 2, 1, 1, 1, 2, 2, 1, 2, 1, 1])
-
-# survival::veteran: time, status; trt is 1 for rows 1-69 and 2 for rows 70-137; celltype
-# (1 squamous, 2 smallcell, 3 adeno, 4 large) comes in runs of 15, 30, 9, 15 then 20, 18, 18, 12.
-VETERAN_TIME = np.array(
-    [
-        72, 411, 228, 126, 118, 10, 82, 110, 314, 100, 42, 8, 144, 25, 11, 30, 384, 4, 54, 13, 123,
-        97, 153, 59, 117, 16, 151, 22, 56, 21, 18, 139, 20, 31, 52, 287, 18, 51, 122, 27, 54, 7,
-        63, 392, 10, 8, 92, 35, 117, 132, 12, 162, 3, 95, 177, 162, 216, 553, 278, 12, 260, 200,
-        156, 182, 143, 105, 103, 250, 100, 999, 112, 87, 231, 242, 991, 111, 1, 587, 389, 33, 25,
-        357, 467, 201, 1, 30, 44, 283, 15, 25, 103, 21, 13, 87, 2, 20, 7, 24, 99, 8, 99, 61, 25,
-        95, 80, 51, 29, 24, 18, 83, 31, 51, 90, 52, 73, 8, 36, 48, 7, 140, 186, 84, 19, 45, 80, 52,
-        164, 19, 53, 15, 43, 340, 133, 111, 231, 378, 49,
-    ]
-)
-VETERAN_STATUS = np.array(
-    [
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ]
-)
-VETERAN_TEST_ARM = np.repeat([0, 1], [69, 68])
-VETERAN_CELLTYPE = np.repeat([1, 2, 3, 4, 1, 2, 3, 4], [15, 30, 9, 15, 20, 18, 18, 12])
 
 
 def _check_against_r(result, coef, se, loglik_null, loglik):
