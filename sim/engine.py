@@ -424,8 +424,9 @@ class _TrialRun:
         else:
             patient.status = records.WAITING
             self.waiting.append(patient)
-            self.at(day + self.plan.phase1.max_wait_days, lambda _: self.wait_over(patient))
             self.phase1_step()
+            if patient.status == records.WAITING:  # no slot today: lost if none opens in time
+                self.at(day + self.plan.phase1.max_wait_days, lambda _: self.wait_over(patient))
 
     def check_phase2_target(self) -> None:
         if self.plan.phase2_n and self.phase2_count >= self.plan.phase2_n:
