@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -94,10 +95,36 @@ def _table(result, scenario) -> str:
         se = f"{estimate.mc_se:.4f}" if estimate.replicates > 1 else "-"
         note = "" if estimate.replicates in (0, result.reps) else f"  ({estimate.replicates} reps)"
         lines.append(f"{name:<28}{value:>12}{se:>10}{note}")
+    if scenario.toxicity is not None:
+        lines += ["", *_ae_table(result, scenario)]
     if result.reference:
         lines += ["", "closed-form reference (textbook model: complete follow-up, exact times)"]
         lines += [f"{name:<28}{value:>12.4f}" for name, value in result.reference.items()]
     return "\n".join(lines) + "\n"
+
+
+def _ae_table(result, scenario) -> list[str]:
+    """Adverse events as a trial reports them (highest grade per patient, % of treated patients),
+    averaged over the simulated trials."""
+    from sim.analysis import ae_slug
+
+    metrics = result.metrics
+    n = metrics["n_treated_mean"].estimate if "n_treated_mean" in metrics else math.nan
+    lines = [f"adverse events: % of treated patients by highest grade (mean over trials; "
+             f"about {n:.0f} patients a trial)",
+             f"{'AE':<30}{'G1':>8}{'G2':>8}{'G3':>8}{'G4':>8}{'any':>8}{'G3+':>8}"]
+    for ae in scenario.toxicity.ae:
+        slug = ae_slug(ae.name)
+        cells = [metrics[f"ae_grade{g}_{slug}"].estimate for g in range(1, 5)]
+        cells += [metrics[f"ae_any_{slug}"].estimate, metrics[f"ae_grade3plus_{slug}"].estimate]
+        lines.append(f"{ae.name:<30}" + "".join(f"{100 * c:>7.1f}%" for c in cells))
+    lines.append(
+        f"dose hold {100 * metrics['dose_hold'].estimate:.1f}%, reduction "
+        f"{100 * metrics['dose_reduction'].estimate:.1f}%, stopped for toxicity "
+        f"{100 * metrics['discontinued_toxicity'].estimate:.1f}%, RDI >= 80% "
+        f"{100 * metrics['rdi_80'].estimate:.1f}% (mean RDI {metrics['rdi_mean'].estimate:.3f})"
+    )
+    return lines
 
 
 def _csv(result) -> str:

@@ -8,6 +8,7 @@ day of dropout. Nothing after the cut date is read, and latent (unobserved) time
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +114,32 @@ SLOW_ACCRUAL = frozenset(
 )
 
 
-def metric_spec(phase1_levels: int, has_phase2: bool) -> tuple[tuple[str, str], ...]:
+def ae_slug(name: str) -> str:
+    """An AE name as it appears in metric names: "WBC decreased" -> "wbc_decreased"."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def toxicity_metrics(ae_names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Per AE type: shares of patients by highest grade (the trial's AE table), "any" and
+    "grade 3 or more"; then dose holds, reductions, stops for toxicity and RDI."""
+    spec: list[tuple[str, str]] = []
+    for name in ae_names:
+        slug = ae_slug(name)
+        spec += [(f"ae_any_{slug}", MEAN), (f"ae_grade3plus_{slug}", MEAN)]
+        spec += [(f"ae_grade{grade}_{slug}", MEAN) for grade in range(1, 5)]
+    return (
+        *spec,
+        ("dose_hold", MEAN),
+        ("dose_reduction", MEAN),
+        ("discontinued_toxicity", MEAN),
+        ("rdi_80", MEAN),
+        ("rdi_mean", MEAN),
+    )
+
+
+def metric_spec(
+    phase1_levels: int, has_phase2: bool, ae_names: tuple[str, ...] = ()
+) -> tuple[tuple[str, str], ...]:
     """(name, kind) of every metric a replicate reports, in order.
 
     Phase I levels are 1-based in names, as protocols number them; level 0 of p_select_level_K
@@ -130,18 +156,24 @@ def metric_spec(phase1_levels: int, has_phase2: bool) -> tuple[tuple[str, str], 
             ("phase1_duration_months_mean", MEAN),
             ("patients_lost_waiting_mean", MEAN),
         ]
+    toxicity = toxicity_metrics(ae_names) if ae_names else ()
     if has_phase2:
-        return (*phase1, *PHASE2_METRICS)
+        return (*phase1, *PHASE2_METRICS, *toxicity)
     return (
         *phase1,
         ("n_registered_mean", MEAN),
         ("duration_months_mean", MEAN),
         ("orr_mean", MEAN),
+        *toxicity,
     )
 
 
 def replicate_metrics(
-    trial: records.TrialRecord, plan: AnalysisPlan, phase1_levels: int, has_phase2: bool
+    trial: records.TrialRecord,
+    plan: AnalysisPlan,
+    phase1_levels: int,
+    has_phase2: bool,
+    ae_count: int = 0,
 ) -> list[float]:
     """One replicate's metrics at its final analysis, in `metric_spec` order (NaN: undefined)."""
     values: list[float] = []
@@ -159,7 +191,35 @@ def replicate_metrics(
             trial.analysis_day / DAYS_PER_MONTH,
             responders / len(phase1_patients) if phase1_patients else math.nan,
         ]
+    if ae_count:
+        if has_phase2:
+            population = [p for p in trial.patients if p.in_phase2 and p.status == records.TREATED]
+        else:
+            population = [p for p in trial.patients if p.status == records.TREATED]
+        values += _toxicity_values(population, ae_count)
     return values
+
+
+def _toxicity_values(patients: list[records.PatientRecord], ae_count: int) -> list[float]:
+    """Shares of `patients` (those with a treatment record by the cut) for toxicity_metrics."""
+    patients = [p for p in patients if p.ae_highest_grades]
+    n = len(patients)
+    if n == 0:
+        return [math.nan] * (6 * ae_count + 5)
+    values: list[float] = []
+    for index in range(ae_count):
+        grades = [p.ae_highest_grades[index] for p in patients]
+        by_grade = [sum(g == grade for g in grades) / n for grade in range(1, 5)]
+        values += [sum(g >= 1 for g in grades) / n, sum(g >= 3 for g in grades) / n, *by_grade]
+    rdis = [p.rdi for p in patients]
+    return [
+        *values,
+        sum(p.dose_held for p in patients) / n,
+        sum(p.dose_reduced for p in patients) / n,
+        sum(p.off_for_toxicity for p in patients) / n,
+        sum(r >= 0.8 for r in rdis) / n,
+        sum(rdis) / n,
+    ]
 
 
 def _phase1_metrics(trial: records.TrialRecord, levels: int) -> list[float]:

@@ -483,6 +483,9 @@ class Course(NamedTuple):
         return self.state.off_treatment
 
 
+_DAY_TOLERANCE = 1e-9  # in cycles
+
+
 def run_course(
     policy: ModificationPolicy,
     assigned_levels: Sequence[int],
@@ -530,9 +533,13 @@ def run_course(
     ended = end_day
     day = start_day
     row = 0  # the next cycle's row; its cycle number is row + 1
-    while day < end_day:
+    # Cycle days are sums of cycle lengths and holds; a cycle due within a rounding error of the
+    # end day is due on it, and not given (the scan that day is read first).
+    closing = end_day - _DAY_TOLERANCE * cycle_days
+    while day < closing:
         levels = state.levels
-        left = math.ceil((end_day - day) / cycle_days)  # cycles given if nothing happens
+        # cycles given if nothing happens
+        left = math.ceil((end_day - day) / cycle_days - _DAY_TOLERANCE)
         given = row + left
         last_start = day + (left - 1) * cycle_days
         # The rows whose AEs happen: the last cycle's only if they show before the end.

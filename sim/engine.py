@@ -28,10 +28,19 @@ from sim.accrual import (
     SitesAccrual,
     UniformActivation,
 )
+from sim.dose_modification import (
+    Course,
+    ModificationPolicy,
+    ModificationRule,
+    RecoveryTime,
+    relative_dose_intensity,
+    run_course,
+)
 from sim.dosefinding import Action, DoseFindingDesign, TreatedPatient, build_design
 from sim.outcomes import Exponential, PiecewiseExponential, TimeToEventModel, Weibull
 from sim.rng import ReplicateStreams
 from sim.scenario import Scenario
+from sim.toxicity import AdverseEventType, Drug, ToxicityModel
 from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
 
 # Each patient's uniforms, one row per registered patient in registration order, drawn in chunks
@@ -66,6 +75,75 @@ class Phase1Plan:
     follow_up_days: float  # phase I-only trials: final analysis this long after the last start
 
 
+# Adverse-event uniforms: a fixed block of rows (one row a cycle) per registered patient, drawn in
+# chunks of patients from the "adverse_events" stream, so a patient keeps its numbers whatever
+# happens to others; a course longer than the block continues on a stream of its own.
+_AE_BLOCK_CYCLES = 32
+_AE_CHUNK_PATIENTS = 8
+
+
+@dataclass(frozen=True)
+class ToxicityPlan:
+    policy: ModificationPolicy
+    start_levels: tuple[int, ...]  # per drug, 0-based
+    dose_finding_drug: int | None  # index of the drug a phase I doses
+    rdi_drug: int
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> "ToxicityPlan":
+        toxicity = scenario.toxicity
+        drugs = tuple(
+            Drug(
+                name=d.name,
+                schedule=d.schedule,
+                dose_levels=tuple(d.dose_levels),
+                dose_unit=d.dose_unit,
+                max_reductions=d.max_reductions,
+                max_hold_days=math.inf if d.max_hold_days is None else d.max_hold_days,
+                required=d.required,
+            )
+            for d in toxicity.drug
+        )
+        ae_types = tuple(
+            AdverseEventType(
+                name=a.name,
+                haematologic=a.haematologic,
+                drug=a.drug,
+                grade_probs_per_cycle=tuple(a.grade_probs_per_cycle),
+                level_multipliers=tuple(a.level_multipliers),
+                cycle_factors=tuple(a.cycle_factors),
+            )
+            for a in toxicity.ae
+        )
+        rules = tuple(
+            ModificationRule(
+                drug=r.drug,
+                ae=r.ae,
+                min_grade=r.min_grade,
+                action=r.action,
+                recovery=(
+                    None
+                    if r.recovery_median_days is None
+                    else RecoveryTime(r.recovery_median_days, r.recovery_shape)
+                ),
+                recover_to_grade=r.recover_to_grade,
+                reduce_from_occurrence=r.reduce_from_occurrence,
+            )
+            for r in toxicity.rule
+        )
+        names = [d.name for d in toxicity.drug]
+        return cls(
+            policy=ModificationPolicy(ToxicityModel(drugs, ae_types), rules),
+            start_levels=tuple(d.start_level - 1 for d in toxicity.drug),
+            dose_finding_drug=(
+                None
+                if toxicity.dose_finding_drug is None
+                else names.index(toxicity.dose_finding_drug)
+            ),
+            rdi_drug=names.index(toxicity.rdi_drug),
+        )
+
+
 @dataclass(frozen=True)
 class TrialPlan:
     """A scenario in engine terms (days, samplers): derived once, shared by every replicate."""
@@ -88,6 +166,7 @@ class TrialPlan:
     clinical_progression_prob: float
     follow_up_days: float
     phase1: Phase1Plan | None
+    toxicity: ToxicityPlan | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "TrialPlan":
@@ -136,6 +215,7 @@ class TrialPlan:
             follow_up_days=(phase2.follow_up_weeks if phase2 else phase1.follow_up_weeks)
             * DAYS_PER_WEEK,
             phase1=_phase1_plan(scenario) if phase1 else None,
+            toxicity=(None if scenario.toxicity is None else ToxicityPlan.from_scenario(scenario)),
         )
 
 
@@ -284,13 +364,16 @@ class _Patient:
     scan_days: list[float] = field(default_factory=list)
     ended: bool = False
     view: TreatedPatient | None = None  # phase I: what the design sees, once the window is over
+    course: Course | None = None  # with an AE model: cycles, AEs and dose changes
+    assigned_levels: tuple[int, ...] = ()
+    ae_rows: np.ndarray | None = None
 
     def scan_result(self, day: float) -> str:
         if day == self.observed_progression_day:
             return records.PROGRESSIVE
         return records.RESPONSE if self.responder else records.STABLE
 
-    def record(self, cut_day: float) -> records.PatientRecord:
+    def record(self, cut_day: float, toxicity: "ToxicityPlan | None") -> records.PatientRecord:
         """What happened to this patient by `cut_day` (the simulation's last day)."""
         if self.ended:  # follow-up ended by the cut: every visit laid out happened
             cycles, scans = tuple(self.cycle_start_days), tuple(self.scan_days)
@@ -307,6 +390,7 @@ class _Patient:
         else:
             results = ()
         end = self.end_day
+        exposure = self.exposure(cut_day, toxicity) if self.course is not None else {}
         return records.PatientRecord(
             patient_id=self.patient_id,
             registration_day=self.registration_day,
@@ -324,7 +408,36 @@ class _Patient:
             level=self.level,
             in_phase2=self.in_phase2,
             dlt_day=self.dlt_day if self.dlt_day <= cut_day else math.inf,
+            **exposure,
         )
+
+    def exposure(self, cut_day: float, toxicity: "ToxicityPlan") -> dict:
+        """AE grades, dose changes and RDI of the treatment given by `cut_day`."""
+        course = self.course
+        if not self.ended:  # still on study at the cut: the same course, stopped there
+            if cut_day <= self.start_day:
+                return {}
+            course = run_course(
+                toxicity.policy,
+                self.assigned_levels,
+                self.ae_rows,
+                self.start_day,
+                min(cut_day, self.end_day),
+                course.cycle_days,
+            )
+        drug = toxicity.rdi_drug
+        return {
+            "ae_highest_grades": course.highest_grades,
+            "dose_held": course.held,
+            "dose_reduced": course.reduced,
+            "off_for_toxicity": course.off_for_toxicity,
+            "rdi": relative_dose_intensity(
+                toxicity.policy.model.drugs[drug],
+                self.assigned_levels[drug],
+                course.periods[drug],
+                course.cycle_days,
+            ),
+        }
 
 
 # Trial stages.
@@ -345,6 +458,7 @@ class _TrialRun:
         self.phase1_patients: list[_Patient] = []
         self.waiting: list[_Patient] = []
         self.toxicity_draws: list[list[float]] = []
+        self.ae_chunks: list[np.ndarray] = []
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
@@ -470,8 +584,42 @@ class _TrialRun:
             (observed, "progression"),
             (patient.dropout_day, "dropout"),
         )
+        toxicity = plan.toxicity
+        if toxicity is not None:
+            assigned = list(toxicity.start_levels)
+            if plan.phase1 is not None:
+                assigned[toxicity.dose_finding_drug] = level
+            patient.assigned_levels = tuple(assigned)
+            patient.ae_rows = self.ae_rows(patient.patient_id, patient.end_day - day)
+            patient.course = run_course(
+                toxicity.policy,
+                patient.assigned_levels,
+                patient.ae_rows,
+                day,
+                patient.end_day,
+                plan.cycle_days,
+            )
         self.last_start_day = day
         self.follow(patient)
+
+    def ae_rows(self, patient_id: int, days: float) -> np.ndarray:
+        """This patient's adverse-event uniforms for `days` of treatment (see _AE_BLOCK_CYCLES)."""
+        policy = self.plan.toxicity.policy
+        chunk = (patient_id - 1) // _AE_CHUNK_PATIENTS
+        while len(self.ae_chunks) <= chunk:  # chunks in order whoever needs one first
+            shape = (_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, policy.uniforms_per_cycle)
+            self.ae_chunks.append(self.streams.adverse_events.random(shape))
+        rows = self.ae_chunks[chunk][(patient_id - 1) % _AE_CHUNK_PATIENTS]
+        needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding
+        if needed > _AE_BLOCK_CYCLES:
+            extra = np.random.default_rng(
+                np.random.SeedSequence(
+                    self.streams.seed, spawn_key=(self.streams.replicate, 1000, patient_id)
+                )
+            )
+            more = extra.random((needed - _AE_BLOCK_CYCLES, policy.uniforms_per_cycle))
+            rows = np.concatenate([rows, more])
+        return rows[:needed]
 
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.
@@ -482,6 +630,8 @@ class _TrialRun:
         cycles, scans = visit_schedule(
             patient.start_day, patient.end_day, self.plan.cycle_days, self.plan.scan_interval_days
         )
+        if patient.course is not None:  # holds delay cycles; scans keep their calendar
+            cycles = list(patient.course.cycle_start_days)
         patient.cycle_start_days = cycles
         patient.scan_days = scans
         if self.trace:
@@ -623,7 +773,7 @@ class _TrialRun:
             order = {name: rank for rank, name in enumerate(records.EVENT_ORDER)}
             self.events.sort(key=lambda e: (e.day, e.patient_id, order[e.event]))
         return records.TrialRecord(
-            patients=tuple(p.record(self.analysis_day) for p in self.patients),
+            patients=tuple(p.record(self.analysis_day, self.plan.toxicity) for p in self.patients),
             target_n=self.plan.phase2_n,
             accrual_closed_day=self.accrual_closed_day,
             closure_reason=self.closure_reason,

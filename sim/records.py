@@ -63,6 +63,12 @@ class PatientRecord:
     level: int = 0  # 0-based dose level (0 when there is no phase I)
     in_phase2: bool = True  # in the phase II analysis population
     dlt_day: float = math.inf  # phase I: the day a DLT was seen
+    # With an AE model, the treatment given by the cut (empty/NaN without one):
+    ae_highest_grades: tuple[int, ...] = ()  # per AE type, in the scenario's order
+    dose_held: bool = False
+    dose_reduced: bool = False
+    off_for_toxicity: bool = False  # a rule ended all treatment
+    rdi: float = math.nan  # relative dose intensity of toxicity.rdi_drug
 
 
 @dataclass(frozen=True, slots=True)

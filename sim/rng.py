@@ -8,7 +8,15 @@ import numpy as np
 
 # Order matters: substream k of a replicate is the k-th child of that replicate's SeedSequence.
 # Append new concerns at the end so existing streams (and results) do not move.
-STREAM_NAMES = ("accrual", "patients", "toxicity", "assessment", "dosefinding", "allocation")
+STREAM_NAMES = (
+    "accrual",
+    "patients",
+    "toxicity",
+    "assessment",
+    "dosefinding",
+    "allocation",
+    "adverse_events",
+)
 
 
 class ReplicateStreams:

@@ -46,6 +46,7 @@ class _Context:
     has_phase2: bool
     seed: int
     reps: int
+    ae_names: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -61,17 +62,19 @@ class _Context:
             scenario.has_phase2,
             seed,
             reps,
+            tuple(ae.name for ae in scenario.toxicity.ae) if scenario.toxicity else (),
         )
 
     def metric_spec(self) -> tuple[tuple[str, str], ...]:
-        return analysis.metric_spec(self.phase1_levels, self.has_phase2)
+        return analysis.metric_spec(self.phase1_levels, self.has_phase2, self.ae_names)
 
 
 def replicate_values(context: _Context, replicate: int) -> list[float]:
     """The metrics of one replicate, in the order of `context.metric_spec()`."""
     trial = simulate_trial(context.trial_plan, replicate_streams(context.seed, replicate))
     return analysis.replicate_metrics(
-        trial, context.analysis_plan, context.phase1_levels, context.has_phase2
+        trial, context.analysis_plan, context.phase1_levels, context.has_phase2,
+        len(context.ae_names),
     )
 
 

@@ -133,12 +133,59 @@ class Phase1Section(_Section):
         return len(self.true_dlt_probs)
 
 
+class DrugSection(_Section):
+    name: str
+    schedule: Literal["daily", "day1"]
+    dose_levels: Annotated[list[PositiveNumber], Field(min_length=1)]
+    dose_unit: str = ""
+    start_level: Annotated[int, Field(ge=1)] = 1
+    max_reductions: Annotated[int, Field(ge=0)] | None = None
+    max_hold_days: PositiveNumber | None = None
+    required: bool = True
+
+
+class AdverseEventSection(_Section):
+    name: str
+    haematologic: bool
+    drug: str
+    grade_probs_per_cycle: Annotated[list[Probability], Field(min_length=4, max_length=4)]
+    level_multipliers: list[Annotated[float, Field(ge=0)]] = []
+    cycle_factors: list[Annotated[float, Field(ge=0)]] = []
+
+
+class RuleSection(_Section):
+    drug: str
+    ae: str
+    min_grade: Annotated[int, Field(ge=1, le=4)]
+    action: Literal["hold", "reduce", "discontinue"] = "hold"
+    recover_to_grade: Annotated[int, Field(ge=0, le=3)] = 1
+    recovery_median_days: PositiveNumber | None = None
+    recovery_shape: PositiveNumber = 1.0
+    reduce_from_occurrence: Annotated[int, Field(ge=1)] | None = None
+
+
+class DltSection(_Section):
+    non_haematologic_min_grade: Annotated[int, Field(ge=1, le=4)] = 3
+    haematologic_min_grade: Annotated[int, Field(ge=1, le=4)] = 4
+    window_cycles: Annotated[int, Field(ge=1)] = 1
+
+
+class ToxicitySection(_Section):
+    rdi_drug: str
+    dose_finding_drug: str | None = None
+    dlt: DltSection = DltSection()
+    drug: Annotated[list[DrugSection], Field(min_length=1)]
+    ae: Annotated[list[AdverseEventSection], Field(min_length=1)]
+    rule: list[RuleSection] = []
+
+
 class Scenario(_Section):
     trial: TrialSection
     accrual: AccrualSection
     treatment: TreatmentSection = TreatmentSection()
     phase1: Phase1Section | None = None
     phase2: Phase2Section | None = None
+    toxicity: ToxicitySection | None = None
 
     @property
     def has_phase1(self) -> bool:
@@ -390,6 +437,10 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
         problem = _phase1_problem(scenario)
         if problem is not None:
             return problem
+    if scenario.toxicity is not None:
+        problem = _toxicity_problem(scenario)
+        if problem is not None:
+            return problem
     if not scenario.has_phase2:
         return None
     treatment, phase2 = scenario.treatment, scenario.phase2
@@ -540,4 +591,61 @@ def _accrual_problem(accrual: AccrualSection) -> tuple[str, str] | None:
     months = [checkpoint.month for checkpoint in accrual.checkpoints]
     if months != sorted(set(months)):
         return "accrual.checkpoints", "expected checkpoints in increasing months, one per month"
+    return None
+
+
+AE_CLASSES = ("any", "haematologic", "non-haematologic")
+
+
+def _toxicity_problem(scenario: Scenario) -> tuple[str, str] | None:
+    toxicity = scenario.toxicity
+    drugs = {drug.name: drug for drug in toxicity.drug}
+    if len(drugs) != len(toxicity.drug):
+        return "toxicity.drug", "expected each drug name once"
+    names = ", ".join(f'"{name}"' for name in drugs)
+    for index, drug in enumerate(toxicity.drug):
+        if drug.start_level > len(drug.dose_levels):
+            return f"toxicity.drug[{index}].start_level", (
+                f"= {drug.start_level} is not allowed: expected a level from 1 to "
+                f"{len(drug.dose_levels)}"
+            )
+    for key in ("rdi_drug", "dose_finding_drug"):
+        value = getattr(toxicity, key)
+        if value is not None and value not in drugs:
+            return f"toxicity.{key}", f'= "{value}" is not a drug: expected one of {names}'
+    ae_names = [ae.name for ae in toxicity.ae]
+    if len(set(ae_names)) != len(ae_names):
+        return "toxicity.ae", "expected each AE name once"
+    for index, ae in enumerate(toxicity.ae):
+        where = f"toxicity.ae[{index}]"
+        if ae.drug not in drugs:
+            return f"{where}.drug", f'= "{ae.drug}" is not a drug: expected one of {names}'
+        if sum(ae.grade_probs_per_cycle) > 1:
+            return f"{where}.grade_probs_per_cycle", "expected probabilities adding up to <= 1"
+        levels = len(drugs[ae.drug].dose_levels)
+        if ae.level_multipliers and len(ae.level_multipliers) != levels:
+            return f"{where}.level_multipliers", (
+                f"has {len(ae.level_multipliers)} entries: expected one per level of "
+                f'"{ae.drug}" ({levels})'
+            )
+    for index, rule in enumerate(toxicity.rule):
+        where = f"toxicity.rule[{index}]"
+        if rule.drug not in drugs:
+            return f"{where}.drug", f'= "{rule.drug}" is not a drug: expected one of {names}'
+        if rule.ae not in ae_names and rule.ae not in AE_CLASSES:
+            return f"{where}.ae", (
+                f'= "{rule.ae}": expected an AE name or one of "any", "haematologic", '
+                f'"non-haematologic"'
+            )
+        if rule.action == "hold" and rule.recovery_median_days is None:
+            return f"{where}.recovery_median_days", "missing: a hold needs a recovery time"
+    if scenario.has_phase1:
+        drug = toxicity.dose_finding_drug
+        if drug is None:
+            return "toxicity.dose_finding_drug", "missing: with a phase I, name the drug it doses"
+        if len(drugs[drug].dose_levels) != scenario.phase1.levels:
+            return "toxicity.dose_finding_drug", (
+                f'"{drug}" has {len(drugs[drug].dose_levels)} levels: expected as many as '
+                f"phase1.true_dlt_probs ({scenario.phase1.levels})"
+            )
     return None
