@@ -186,9 +186,11 @@ def run(scenario, reps, seed, workers, overrides, output_format, out, observed, 
 
         if opened is None:
             raise ScenarioError("--observed needs --opened DATE, the day the trial opened")
+        deadline = loaded.accrual.max_months
         accrual, registrations, as_of_date = planning.observed_accrual(
             observed, planning.parse_date(opened, "--opened"),
             None if as_of is None else planning.parse_date(as_of, "--as-of"),
+            math.inf if deadline is None else deadline * planning.DAYS_PER_MONTH,
         )
         provenance = {"file": observed, "sha256": _file_sha256(observed),
                       "registered": len(registrations.dates), "opened": opened,
@@ -264,7 +266,9 @@ def _compare_table(result) -> str:
     header = f"{'metric':<28}" + "".join(f"{d:>22}" for d in result.designs)
     header += "".join(f"{d + ' - ' + first:>26}" for d in result.designs[1:])
     lines = [f"{result.scenario}: {result.reps} replicates, seed {result.seed}, "
-             f"estimate (MC SE); differences paired against {first}", "", header]
+             f"estimate (MC SE); differences paired against {first}, over the replicates in "
+             f"which both designs define the metric (their number: --format json or csv)",
+             "", header]
     for name in result.metrics[first]:
         row = f"{name:<28}"
         for design in result.designs:
@@ -347,6 +351,11 @@ def sweep(scenario, varies, overrides, reps, seed, workers, store, out, plot):
         from sim import plotting
 
         plotting.check_plot_target(plot)
+        if not plan.points[0].scenario.has_phase2:
+            raise ScenarioError(
+                f"--plot {plot}: draws power and early termination, which a phase I-only "
+                f"scenario does not report; use --out for its metrics"
+            )
     store_path = store or sweeps.default_store_path(plan)
     bar = _progress_bar(reps * len(plan.points))
 
@@ -530,6 +539,24 @@ def boundaries(looks, alpha, spending, parameter, info_fractions, futility, futi
                             f"(--looks {looks})")
     if futility is not None and futility_z is not None:
         raise ScenarioError("--futility and --futility-z: give one of them")
+    if futility is None and futility_z is None:
+        for given, option in ((binding, "--binding"),
+                              (futility_parameter is not None, "--futility-parameter")):
+            if given:
+                raise ScenarioError(f"{option}: goes with --futility or --futility-z")
+    if futility_z is not None:
+        values = _numbers(futility_z, "--futility-z")
+        if len(values) not in (1, looks - 1) or not all(math.isfinite(v) for v in values):
+            raise ScenarioError(
+                f"--futility-z {futility_z}: expected one finite z, or one per interim look "
+                f"({looks - 1} with --looks {looks})"
+            )
+    for option, value in (("--alpha", alpha), ("--beta", beta), ("--parameter", parameter),
+                          ("--futility-parameter", futility_parameter)):
+        if value is not None and not math.isfinite(value):
+            raise ScenarioError(f"{option} {value}: expected a finite number")
+    if fractions is not None and not all(math.isfinite(f) for f in fractions):
+        raise ScenarioError(f"--info-fractions {info_fractions}: expected finite numbers")
     try:
         efficacy = gs.efficacy_rule(spending, parameter)
         rule = None
@@ -537,7 +564,6 @@ def boundaries(looks, alpha, spending, parameter, info_fractions, futility, futi
             rule = gs.BetaSpendingFutility(gs.SpendingFunction(futility, futility_parameter),
                                            beta)
         elif futility_z is not None:
-            values = _numbers(futility_z, "--futility-z")
             rule = gs.FixedFutility(values[0] if len(values) == 1 else values)
         result = gs.group_sequential_boundaries(fractions, alpha, efficacy, rule,
                                                 binding=binding)

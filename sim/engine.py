@@ -740,14 +740,13 @@ class _TrialRun:
                 if patient.level == level:
                     patient.in_phase2 = True
                     self.phase2_count += 1
+        self.check_phase2_target()  # phase I patients at the dose may already be enough
         waiting, self.waiting = self.waiting, []
         for patient in waiting:
             if self.stage != PHASE2:
                 self.lose(patient)
                 continue
             self.start(patient, level, phase=2)
-            self.check_phase2_target()
-        if self.stage == PHASE2:
             self.check_phase2_target()
 
     # ------------------------------------------------------------------ the trial

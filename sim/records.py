@@ -58,7 +58,7 @@ class PatientRecord:
     cycle_start_days: tuple[float, ...] = ()
     scan_days: tuple[float, ...] = ()
     scan_results: tuple[str, ...] = ()
-    responder: bool = False  # best overall response CR or PR
+    responder: bool = False  # latent: would respond if scanned; analyses read scan_results
     phase: int = 2  # the phase the patient was treated in
     level: int = 0  # 0-based dose level (0 when there is no phase I)
     in_phase2: bool = True  # in the phase II analysis population

@@ -30,10 +30,14 @@ def parse_date(text: str, where: str) -> datetime.date:
 def load_registrations(path: str) -> Registrations:
     try:
         with open(path, newline="", encoding="utf-8") as stream:
-            rows = list(csv.DictReader(stream))
-            columns = set(rows[0]) if rows else set()
-    except OSError as error:
+            reader = csv.DictReader(stream)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise ScenarioError(f"{path}: cannot read the registrations file: {error}") from None
+    if len(set(header)) != len(header):
+        raise ScenarioError(f"{path}: the header names a column twice: {', '.join(header)}")
+    columns = set(header)
     if not rows or "date" not in columns:
         raise ScenarioError(
             f"{path}: expected a header row with a 'date' column (and optionally 'site'), "
@@ -72,6 +76,13 @@ def predict(
     if max(registrations.dates) > as_of:
         raise ScenarioError(f"{path}: a registration on {max(registrations.dates)} after "
                             f"--as-of {as_of}")
+    for option, date in (("--as-of", as_of), ("--deadline", deadline), *(
+        (f"--site-opened {site}", day) for site, day in site_opened.items()
+    )):
+        if date is not None and date < opened:
+            raise ScenarioError(f"{option} {date}: before --opened {opened}")
+    if as_of == opened:
+        raise ScenarioError(f"--as-of {as_of}: the trial opened that day; nothing to learn from")
     if target <= len(registrations.dates):
         raise ScenarioError(f"--target {target}: already reached ({len(registrations.dates)} "
                             f"registered in {path})")
@@ -102,7 +113,7 @@ def predict(
 
 
 def observed_accrual(
-    path: str, opened: datetime.date, as_of: datetime.date | None
+    path: str, opened: datetime.date, as_of: datetime.date | None, deadline_day: float
 ) -> tuple[ObservedThenPredicted, Registrations, datetime.date]:
     """The file's registrations as days from `opened`, then the pooled posterior predictive."""
     registrations = load_registrations(path)
@@ -117,13 +128,24 @@ def observed_accrual(
     as_of_day = float((as_of - opened).days)
     if as_of_day <= 0:
         raise ScenarioError(f"--as-of {as_of}: expected a day after --opened {opened}")
+    if days[-1] > deadline_day:
+        raise ScenarioError(
+            f"{path}: a registration on {max(registrations.dates)}, after the scenario's accrual "
+            f"deadline (accrual.max_months from --opened {opened})"
+        )
     posterior = accrual_prediction.pooled_posterior(days, as_of_day).sites[0].posterior
     model = ObservedThenPredicted(days, as_of_day, posterior.shape, posterior.rate_months)
     return model, registrations, as_of
 
 
 def date_after(opened: datetime.date, days: float) -> datetime.date:
-    return opened + datetime.timedelta(days=round(days))
+    try:
+        return opened + datetime.timedelta(days=round(days))
+    except (OverflowError, ValueError):
+        raise ScenarioError(
+            f"the prediction falls beyond the year 9999 ({days:.3g} days after {opened}): "
+            f"the target is out of reach at this rate"
+        ) from None
 
 
 def months(days: float) -> float:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,7 +105,11 @@ def run(
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_block, context)
     total = None
-    with contextlib.nullcontext(executor) if executor is not None else pool(workers) as running:
+    if executor is None:
+        running_pool = pool(workers, len(blocks))
+    else:
+        running_pool = contextlib.nullcontext(executor)
+    with running_pool as running:
         for block, summary in zip(blocks, running.map(work, blocks), strict=True):
             total = summary if total is None else total.merge(summary)
             if progress is not None:
@@ -214,7 +219,7 @@ def compare(
     blocks = range(math.ceil(reps / BLOCK_SIZE))
     work = functools.partial(_run_compare_block, contexts)
     total = None
-    with pool(workers) as executor:
+    with pool(workers, len(blocks)) as executor:
         for block, summary in zip(blocks, executor.map(work, blocks), strict=True):
             total = summary if total is None else total.merge(summary)
             if progress is not None:
@@ -256,8 +261,13 @@ class _InProcess:
         return False
 
 
-def pool(workers: int):
-    """An executor for `workers` processes (in this process for one), to use as a context."""
-    if workers == 1:
+def pool(workers: int, blocks: int | None = None):
+    """An executor for `workers` processes (in this process for one), to use as a context.
+
+    No more processes than CPUs or blocks of work: more would only wait (the numbers do not
+    depend on it).
+    """
+    workers = min(workers, os.cpu_count() or 1, blocks or workers)
+    if workers <= 1:
         return _InProcess()
     return concurrent.futures.ProcessPoolExecutor(max_workers=workers)

@@ -26,7 +26,9 @@ PositiveNumber = Annotated[float, Field(gt=0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # inf and nan are TOML numbers, but no key means them: an infinite rate or window would hang
+    # or empty a simulation.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class TrialSection(_Section):
@@ -67,8 +69,8 @@ class AccrualSection(_Section):
 
 
 class TreatmentSection(_Section):
-    cycle_days: PositiveNumber = 21.0
-    scan_interval_weeks: PositiveNumber | None = None
+    cycle_days: Annotated[float, Field(ge=1)] = 21.0
+    scan_interval_weeks: Annotated[float, Field(ge=1)] | None = None
     # None: "scans" when scan_interval_weeks is given, else "continuous" (the textbook model).
     progression_assessment: Literal["scans", "continuous"] | None = None
 
@@ -311,6 +313,7 @@ def validate_scenario(
 
 
 def _origin(path: str, label: str, from_overrides: dict[str, str]) -> str:
+    path = path.replace("[", ".").replace("]", "")  # a list item belongs to the list's key
     for key, override in from_overrides.items():
         if path == key or path.startswith(key + ".") or key.startswith(path + "."):
             return f"--set {override}"
@@ -327,7 +330,7 @@ def _describe(error: dict, data: dict, label: str, from_overrides: dict[str, str
     loc = [part for part in loc if part not in ("float", "int", "str", "list[float]", "none")]
     loc = [f"[{part}]" if part.isdigit() else part for part in loc]
     path = _dotted(loc)
-    origin = _origin(path.replace("[", ".").replace("]", ""), label, from_overrides)
+    origin = _origin(path, label, from_overrides)
     model, field = _field_at(loc)
     if error["type"] == "extra_forbidden":
         allowed = list(model.model_fields) if model is not None else []
@@ -394,7 +397,7 @@ def _describe_type(annotation, bounds: list[str]) -> str:
                         bounds = [*bounds, f"{symbol} {bound:g}"]
         return _describe_type(base, bounds)
     if origin is list:
-        return f"a list of {_describe_type(arguments[0], bounds)}s".replace("ys", "ies")
+        return f"a list, each {_describe_type(arguments[0], bounds)}"
     name = {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(
         annotation
     )
@@ -441,12 +444,18 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
         problem = _toxicity_problem(scenario)
         if problem is not None:
             return problem
-    if not scenario.has_phase2:
-        return None
-    treatment, phase2 = scenario.treatment, scenario.phase2
+    treatment = scenario.treatment
     if treatment.progression_assessment == "scans" and treatment.scan_interval_weeks is None:
         return "treatment.progression_assessment", (
             '"scans" needs treatment.scan_interval_weeks (e.g. 9)'
+        )
+    if not scenario.has_phase2:
+        return None
+    phase2 = scenario.phase2
+    if phase2.min_patients_for_analysis > phase2.n:
+        return "phase2.min_patients_for_analysis", (
+            f"= {phase2.min_patients_for_analysis} is not allowed: expected at most phase2.n "
+            f"({phase2.n}), or no trial is ever analysed"
         )
     if phase2.pfs_model == "weibull" and phase2.weibull_shape is None:
         return "phase2.weibull_shape", 'missing: pfs_model = "weibull" needs a shape > 0'

@@ -96,6 +96,11 @@ def test_validate_prints_the_resolved_scenario():
         (("run", REFERENCE, "--format", "xml"), "--format"),
         (("run", REFERENCE, "--out", "/no/such/folder/x.json"), "does not exist"),
         (("trace", REFERENCE, "--set", "phase2.n=0"), "phase2.n = 0 is not allowed"),
+        (("run", REFERENCE, "--set", "accrual.rate_per_month=inf"),
+         "accrual.rate_per_month = inf is not allowed"),
+        (("run", REFERENCE, "--set", "treatment.cycle_days=0.001"), "expected a number >= 1"),
+        (("sweep", "tdm1_neratinib", "--vary", "accrual.rate_per_month=0.5,1", "--plot", "p.png"),
+         "a phase I-only scenario does not report"),
     ],
 )
 def test_bad_input_exits_2_with_one_message_and_no_traceback(tmp_path, args, expected):
@@ -143,6 +148,9 @@ def test_boundaries_print_what_rpact_prints():
         (("--looks", "3", "--info-fractions", "0.5,1"), "expected 3 fractions"),
         (("--looks", "2", "--info-fractions", "0.5,x"), "expected numbers separated by commas"),
         (("--looks", "2", "--alpha", "0.7"), "one-sided alpha must be in (0, 0.5)"),
+        (("--looks", "3", "--futility-z", "0,1,2,3"), "one per interim look (2 with --looks 3)"),
+        (("--looks", "3", "--futility-z", "nan"), "expected one finite z"),
+        (("--looks", "3", "--binding"), "--binding: goes with --futility"),
     ],
 )
 def test_bad_boundaries_input_exits_2(args, expected):

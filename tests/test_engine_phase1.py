@@ -139,3 +139,17 @@ def test_designs_are_compared_on_the_same_patients():
     unpaired = math.hypot(result.metrics["boin"]["phase1_duration_months_mean"].mc_se,
                           result.metrics["tite-crm"]["phase1_duration_months_mean"].mc_se)
     assert paired < unpaired / 5
+
+
+def test_phase_two_starts_nobody_when_phase_one_patients_already_meet_its_n():
+    # Phase II needs 2; phase I patients at the recommended dose count toward it, so when phase I
+    # treated 2 or more there, accrual closes at the hand-over and no one starts phase II.
+    overrides = ["phase2.n=2", "accrual.rate_per_month=6", "phase1.max_wait_days=200"]
+    checked = 0
+    for trial in _trials(REFERENCE, overrides, reps=100):
+        at_dose = [p for p in _phase1(trial) if p.level == trial.selected_level]
+        if len(at_dose) >= 2:
+            checked += 1
+            assert not any(p.phase == 2 and p.status == records.TREATED for p in trial.patients)
+            assert trial.closure_reason == records.CLOSED_TARGET
+    assert checked > 50

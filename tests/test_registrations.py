@@ -4,6 +4,7 @@ against its closed form."""
 import dataclasses
 import datetime
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -69,6 +70,9 @@ def test_deadline_probability_is_the_predictive_cdf(registrations):
         ("date\n2015-02-01\n", ("--site-opened", "A=2015-01-01"), "has no 'site' column"),
         ("date,site\n2015-02-01,A\n", ("--site-opened", "B=2015-01-01"),
          "no opening date for site(s) A"),
+        ("date,date\n2015-02-01,2015-02-02\n", (), "names a column twice"),
+        ("date\n2015-02-01\n", ("--deadline", "2014-01-01"), "before --opened"),
+        ("date\n2015-02-01\n", ("--target", "100000000"), "beyond the year 9999"),
     ],
 )
 def test_bad_registrations_exit_2(tmp_path, content, args, expected):
@@ -89,7 +93,7 @@ def test_observed_run_replays_registrations_then_follows_the_predictive(registra
     from sim.scenario import validate_scenario
 
     as_of = OPENED + datetime.timedelta(days=365)
-    model, _, _ = observed_accrual(registrations, OPENED, as_of)
+    model, _, _ = observed_accrual(registrations, OPENED, as_of, math.inf)
     window_months = 6
     scenario = validate_scenario(
         {"trial": {"name": "observed"},
