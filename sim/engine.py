@@ -72,7 +72,6 @@ class Phase1Plan:
     early_onset: bool  # DLT days front-loaded in the window rather than uniform
     max_wait_days: float
     count_toward_phase2: bool
-    follow_up_days: float  # phase I-only trials: final analysis this long after the last start
 
 
 # Adverse-event uniforms: a fixed block of rows (one row a cycle) per registered patient, drawn in
@@ -294,7 +293,6 @@ def _phase1_plan(scenario: Scenario) -> Phase1Plan:
         early_onset=phase1.dlt_onset == "early",
         max_wait_days=phase1.max_wait_days,
         count_toward_phase2=phase1.count_toward_phase2,
-        follow_up_days=phase1.follow_up_weeks * DAYS_PER_WEEK,
     )
 
 
@@ -726,7 +724,8 @@ class _TrialRun:
         self.phase1_end_day = self.env.now
         self.phase2_level = level
         if self.trace:
-            detail = "no dose recommended" if level is None else f"level {level + 1}"
+            chosen = "no dose recommended" if level is None else f"level {level + 1}"
+            detail = f"{chosen} ({self.phase1_stop_reason})"
             self.log(self.env.now, 0, "phase1_end", detail)
         if level is None:
             self.close_accrual(records.CLOSED_TOXICITY)
