@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from goodness_of_fit import chi_square_pvalue
 from scipy import stats
 
 from sim.accrual import (
@@ -50,28 +51,6 @@ def nth_arrival_months(model, n, reps, seed):
         )
         / DAYS_PER_MONTH
     )
-
-
-def chi_square_pvalue(values, pmf):
-    """Pearson's chi-square test of integer `values` against `pmf` (a function of k >= 0), bins
-    pooled left to right to an expected count >= 5, the upper tail in the last bin."""
-    n = values.size
-    support = np.arange(int(values.max()) + 50)
-    expected = n * pmf(support)
-    expected = np.append(expected, n - expected.sum())  # P(K > support max)
-    observed = np.bincount(values, minlength=support.size + 1).astype(float)
-    observed_bins, expected_bins = [], []
-    run_observed = run_expected = 0.0
-    for obs, exp in zip(observed, expected, strict=True):
-        run_observed += obs
-        run_expected += exp
-        if run_expected >= 5.0:
-            observed_bins.append(run_observed)
-            expected_bins.append(run_expected)
-            run_observed = run_expected = 0.0
-    observed_bins[-1] += run_observed
-    expected_bins[-1] += run_expected
-    return stats.chisquare(observed_bins, expected_bins).pvalue
 
 
 def assert_mean_within_3se(values, expected_mean, sd=None):

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from goodness_of_fit import chi_square_pvalue
 from scipy import optimize, stats
 
 from sim.accrual import PiecewiseLinearIntensity
@@ -26,26 +27,6 @@ from sim.accrual_prediction import (
 from sim.units import DAYS_PER_MONTH
 
 MONTH = DAYS_PER_MONTH
-
-
-def chi_square_pvalue(values, pmf_values):
-    """Pearson's chi-square test of integer `values` against pmf_values[k] (k = 0..K, the rest of
-    the mass is the upper tail), bins pooled left to right to an expected count >= 5."""
-    n = values.size
-    expected = np.append(n * pmf_values, n * (1.0 - pmf_values.sum()))
-    observed = np.bincount(np.minimum(values, pmf_values.size), minlength=pmf_values.size + 1)
-    observed_bins, expected_bins = [], []
-    run_observed = run_expected = 0.0
-    for obs, exp in zip(observed, expected, strict=True):
-        run_observed += obs
-        run_expected += exp
-        if run_expected >= 5.0:
-            observed_bins.append(run_observed)
-            expected_bins.append(run_expected)
-            run_observed = run_expected = 0.0
-    observed_bins[-1] += run_observed
-    expected_bins[-1] += run_expected
-    return stats.chisquare(observed_bins, expected_bins).pvalue
 
 
 def assert_proportion_within_3se(hits, probability):
