@@ -28,6 +28,7 @@ from sim.accrual import (
     SitesAccrual,
     UniformActivation,
 )
+from sim.closure import Checkpoint, ClosureRules
 from sim.dose_modification import (
     Course,
     ModificationPolicy,
@@ -41,7 +42,7 @@ from sim.outcomes import Exponential, PiecewiseExponential, TimeToEventModel, We
 from sim.rng import ReplicateStreams
 from sim.scenario import Scenario
 from sim.toxicity import AdverseEventType, Drug, ToxicityModel
-from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
+from sim.units import DAYS_PER_WEEK
 
 # Each patient's uniforms, one row per registered patient in registration order, drawn in chunks
 # from the "patients" stream. Columns are fixed so a patient keeps its numbers whatever the
@@ -149,8 +150,7 @@ class TrialPlan:
 
     phase2_n: int  # 0: a phase I-only trial
     accrual: AccrualModel
-    accrual_deadline_day: float
-    checkpoints: tuple[tuple[float, int], ...]  # (day, fewest registered to stay open)
+    closure: ClosureRules  # accrual deadline and monitoring checkpoints
     screen_failure_prob: float
     withdrawal_prob: float
     cycle_days: float
@@ -194,11 +194,9 @@ class TrialPlan:
         return cls(
             phase2_n=phase2.n if phase2 else 0,
             accrual=accrual_model(accrual),
-            accrual_deadline_day=(
-                accrual.max_months * DAYS_PER_MONTH if accrual.max_months else math.inf
-            ),
-            checkpoints=tuple(
-                (c.month * DAYS_PER_MONTH, c.min_registered) for c in accrual.checkpoints
+            closure=ClosureRules(
+                accrual.max_months,
+                tuple(Checkpoint(c.month, c.min_registered) for c in accrual.checkpoints),
             ),
             screen_failure_prob=accrual.screen_failure_prob,
             withdrawal_prob=accrual.pretreatment_withdrawal_prob,
@@ -472,29 +470,27 @@ class _TrialRun:
 
     # ------------------------------------------------------------------ accrual
 
-    def checkpoint_due(self, min_registered: int) -> None:
-        # A zero-delay event: registrations due on the checkpoint's day were scheduled before
-        # it, so they count (sim.closure's rule).
-        self.at(self.env.now, lambda _: self.checkpoint(min_registered))
+    def decision_due(self) -> None:
+        # A zero-delay event: registrations due on a decision day were scheduled before it, so
+        # they count (sim.closure's rule).
+        self.at(self.env.now, lambda _: self.decide_closure())
 
-    def checkpoint(self, min_registered: int) -> None:
-        """Accrual monitoring: close for slow accrual if too few have registered by now."""
-        if self.stage != CLOSED and len(self.patients) < min_registered:
-            self.close_accrual(records.CLOSED_SLOW_ACCRUAL)
+    def decide_closure(self) -> None:
+        """A decision day of the closure rules: the deadline, or an accrual checkpoint."""
+        if self.stage != CLOSED:
+            reason = self.plan.closure.decision_at(self.env.now, len(self.patients))
+            if reason is not None:
+                self.close_accrual(str(reason))
 
     def accrual(self):
         plan, env = self.plan, self.env
-        for checkpoint_day, min_registered in plan.checkpoints:
-            self.at(checkpoint_day, lambda _, k=min_registered: self.checkpoint_due(k))
+        for day in plan.closure.decision_days():
+            self.at(day, lambda _: self.decision_due())
+        deadline = plan.closure.deadline_day or math.inf
         draws = None
         for day in plan.accrual.arrival_days(self.streams.accrual):
-            if self.stage == CLOSED:
-                return
-            if day > plan.accrual_deadline_day:
-                yield env.timeout(plan.accrual_deadline_day - env.now)
-                if self.stage != CLOSED:
-                    self.close_accrual(records.CLOSED_DEADLINE)
-                return
+            if self.stage == CLOSED or day > deadline:
+                return  # closed, or closing at the deadline (a decision day)
             yield env.timeout(day - env.now)
             if self.stage == CLOSED:
                 return
