@@ -633,10 +633,36 @@ class _TrialRun:
             self.log(patient.start_day, patient.patient_id, "treatment_start", detail)
             for number, day in enumerate(cycles, start=1):
                 self.log(day, patient.patient_id, "cycle_start", f"cycle {number}")
+            if patient.course is not None:
+                self.log_dose_changes(patient)
             for day in scans:
                 self.log(day, patient.patient_id, "scan", patient.scan_result(day))
         self.followed += 1
         self.at(patient.end_day, lambda _: self.finish(patient))
+
+    def log_dose_changes(self, patient: _Patient) -> None:
+        """Trace each dose modification on the day of the AE that caused it."""
+        course, policy = patient.course, self.plan.toxicity.policy
+        onsets = course.onset_days(policy.model)
+        for number, decision in course.decisions:
+            changes = []
+            for drug, action, days, level in zip(
+                policy.model.drugs,
+                decision.actions,
+                decision.hold_days,
+                decision.state.levels,
+                strict=True,
+            ):
+                if action.value == "hold":
+                    changes.append(f"{drug.name} held {days:.0f} days, then level {level + 1}")
+                elif action.value == "reduce":
+                    changes.append(f"{drug.name} reduced to level {level + 1}")
+                elif action.value == "discontinue":
+                    held = f" after a {days:.0f}-day hold" if days > 0 else ""
+                    changes.append(f"{drug.name} stopped{held}")
+            if changes:
+                detail = f"cycle {number}: " + "; ".join(changes)
+                self.log(onsets[number - 1], patient.patient_id, "dose_change", detail)
 
     def at(self, day: float, callback) -> None:
         """Call `callback` on `day`: one simpy event, no process."""

@@ -40,6 +40,7 @@ EVENT_ORDER = (
     "scan",
     "progression",
     "cycle_start",
+    "dose_change",
     "dropout",
     "censored",
 )

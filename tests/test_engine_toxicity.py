@@ -81,3 +81,19 @@ def test_calibrated_scenario_reproduces_the_trial_within_its_sampling_error():
     for name, observed in TRIAL.items():
         p = metrics[name].estimate
         assert abs(p - observed) <= 2 * math.sqrt(p * (1 - p) / 26), (name, p, observed)
+
+
+def test_trace_shows_each_dose_change_on_its_day():
+    plan = TrialPlan.from_scenario(load_scenario(SCENARIO, AS_OBSERVED))
+    seen = 0
+    for replicate in range(20):
+        trial = simulate_trial(plan, replicate_streams(3, replicate), trace=True)
+        changed = {e.patient_id for e in trial.events if e.event == "dose_change"}
+        for patient in trial.patients:
+            if patient.status == records.TREATED and (patient.dose_held or patient.dose_reduced):
+                assert patient.patient_id in changed
+                seen += 1
+        for event in trial.events:
+            if event.event == "dose_change":
+                assert any(word in event.detail for word in ("held", "reduced", "stopped"))
+    assert seen > 0
