@@ -4,7 +4,7 @@ A second implementation, written as a procedure rather than as decisions on a pa
 by the design tests and the engine tests.
 """
 
-from math import comb
+from math import comb, sqrt
 
 
 def exact_three_plus_three(p, start=0, confirm=True):
@@ -80,3 +80,15 @@ def exact_three_plus_three(p, start=0, confirm=True):
 
     escalate(start, 1.0, [0] * n_levels, [0] * n_levels)
     return select, mean_n, mean_dlt
+
+
+def assert_matches_exact(chosen, n_per_level, select, mean_n):
+    """Monte Carlo selection counts (`chosen[k]`, k = 0: no MTD) and patients per level
+    (`n_per_level`, replicates x levels) against the exact figures, within 3 Monte Carlo SE."""
+    reps = n_per_level.shape[0]
+    for k, exact in enumerate(select):
+        se = sqrt(exact * (1 - exact) / reps)
+        assert abs(chosen[k] / reps - exact) <= 3 * se + 1e-12, ("selection", k, exact)
+    se = n_per_level.std(axis=0, ddof=1) / sqrt(reps)
+    for k, exact in enumerate(mean_n):
+        assert abs(n_per_level[:, k].mean() - exact) <= 3 * se[k] + 1e-12, ("n", k, exact)

@@ -1,9 +1,10 @@
 """BOIN (Liu and Yuan 2015): boundaries, decisions, selection, and an exact probability tree."""
 
-from math import comb, floor, sqrt
+from math import comb, floor
 
 import numpy as np
 import pytest
+from exact_designs import assert_matches_exact
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta
@@ -268,12 +269,7 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p, max_n, start, n_ear
         chosen[0 if mtd is None else mtd + 1] += 1
         for patient in patients:
             n_per_level[r, patient.level] += 1
-    for k, exact in enumerate(select):
-        se = sqrt(exact * (1 - exact) / reps)
-        assert abs(chosen[k] / reps - exact) <= 3 * se + 1e-12, ("selection", k, exact)
-    se = n_per_level.std(axis=0, ddof=1) / sqrt(reps)
-    for k, exact in enumerate(mean_n):
-        assert abs(n_per_level[:, k].mean() - exact) <= 3 * se[k] + 1e-12, ("n", k, exact)
+    assert_matches_exact(chosen, n_per_level, select, mean_n)
 
 
 # -- properties ---------------------------------------------------------------------------------
