@@ -17,9 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.dose_modification import (
-    ModificationPolicy,
-    ModificationRule,
-    RecoveryTime,
     relative_dose_intensity,
     run_course,
 )
@@ -291,49 +288,22 @@ def calibrated_parameters():
 
 
 def build_policy(toxicity):
-    """Objects from the proposed scenario keys (the scenario layer will do this)."""
-    drugs = tuple(
-        Drug(
-            name=d["name"],
-            schedule=d["schedule"],
-            dose_levels=tuple(float(x) for x in d["dose_levels"]),
-            dose_unit=d.get("dose_unit", ""),
-            max_reductions=d.get("max_reductions"),
-            max_hold_days=float(d.get("max_hold_days", math.inf)),
-            required=d.get("required", True),
-        )
-        for d in toxicity["drug"]
-    )
-    aes = tuple(
-        AdverseEventType(
-            name=a["name"],
-            haematologic=a["haematologic"],
-            drug=a["drug"],
-            grade_probs_per_cycle=tuple(a["grade_probs_per_cycle"]),
-            level_multipliers=tuple(a.get("level_multipliers", ())),
-            cycle_factors=tuple(a.get("cycle_factors", ())),
-        )
-        for a in toxicity["ae"]
-    )
-    rules = tuple(
-        ModificationRule(
-            drug=r["drug"],
-            ae=r["ae"],
-            min_grade=r["min_grade"],
-            action=r["action"],
-            recovery=(
-                RecoveryTime(r["recovery_median_days"], r.get("recovery_shape", 1.0))
-                if "recovery_median_days" in r
-                else None
-            ),
-            recover_to_grade=r.get("recover_to_grade", 1),
-            reduce_from_occurrence=r.get("reduce_from_occurrence"),
-        )
-        for r in toxicity["rule"]
-    )
-    start = tuple(d["start_level"] - 1 for d in toxicity["drug"])
-    return ModificationPolicy(ToxicityModel(drugs, aes), rules), start
+    """The policy and starting levels the engine builds from these scenario keys."""
+    from sim.engine import ToxicityPlan
+    from sim.scenario import validate_scenario
 
+    scenario = validate_scenario(
+        {
+            "trial": {"name": "calibration"},
+            "accrual": {"rate_per_month": 1.0},
+            "phase2": {"n": 26, "alpha": 0.05, "null_median_weeks": 8,
+                       "true_median_weeks": 8.3, "follow_up_weeks": 0},
+            "toxicity": toxicity,
+        },
+        "docs/ae_calibration.md",
+    )
+    plan = ToxicityPlan.from_scenario(scenario)
+    return plan.policy, plan.start_levels
 
 def simulate_phase2(policy, start, n, seed):
     """Pure-python stand-in for the engine under the calibration's assumption 1: exponential
