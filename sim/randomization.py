@@ -26,6 +26,12 @@ one per registered patient in registration order), so the same patients fall in 
 under every design; only treatment assignment draws from the allocator's generator (the
 replicate's "allocation" stream, sim.rng). Blocks are drawn whole (one permutation per block), when
 a stratum's first patient or the first patient after a completed block arrives.
+The engine's randomized trials use `design.assign_all(strata, rng)` instead: one call per
+replicate, with every patient's stratum index (`stratum_of` of their uniform, so the strata are
+still common random numbers) in registration order, and the allocation stream as `rng`. It is the
+same scheme (the arm sequences have the same distribution) made with a handful of numpy calls, but
+it draws the block sizes and orderings in another order, so its arms are not those of
+`PermutedBlockAllocator` on the same stream number for number.
 
 Pure and simpy-free.
 """
@@ -124,6 +130,7 @@ class PermutedBlockDesign:
     _stratum_cdf: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _block_size_cdf: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _block_contents: tuple[np.ndarray, ...] = field(init=False, repr=False, compare=False)
+    _padded_contents: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         arms = tuple(self.arms)
@@ -189,6 +196,11 @@ class PermutedBlockDesign:
         set_(self, "_stratum_cdf", _cumulative(prevalences))
         set_(self, "_block_size_cdf", _cumulative(weights))
         set_(self, "_block_contents", contents)
+        # Row i: the contents of a block of size block_sizes[i], padded with -1 to the largest.
+        padded = np.full((len(sizes), largest), -1, dtype=np.int64)
+        for row, block in zip(padded, contents, strict=True):
+            row[: block.size] = block
+        set_(self, "_padded_contents", padded)
 
     @property
     def n_strata(self) -> int:
@@ -216,6 +228,82 @@ class PermutedBlockDesign:
         else:
             contents = contents[0]
         return rng.permutation(contents).tolist()
+
+    def assign_all(self, strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Arms (int64 indices into self.arms) of patients registered in order, given each one's
+        stratum index (int array, values in 0..n_strata-1): the same scheme as
+        PermutedBlockAllocator (each block sequence, one per stratum when self.stratify, else
+        one, is a run of blocks whose sizes are drawn by weight and whose contents are in
+        uniformly random order), made with a handful of numpy calls instead of a Python loop per
+        patient.
+
+        The arm sequences have the allocator's distribution, but the draws are made in another
+        order (all block sizes first, then a row of uniform sort keys per block, block size by
+        block size), so the result does not reproduce `PermutedBlockAllocator` on the same
+        generator number for number. Each block sequence gets the run of blocks that covers its
+        patients, the last block possibly only in part (as the allocator leaves an open block);
+        with several block sizes, ceil(patients / smallest size) sizes are drawn per sequence and
+        those of blocks starting after its last patient are discarded.
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng: must be a numpy Generator, got {type(rng).__name__}")
+        strata = np.asarray(strata)
+        if strata.ndim != 1:
+            raise ValueError(f"strata: must be a one-dimensional array, got shape {strata.shape}")
+        if strata.size == 0:
+            return np.empty(0, dtype=np.int64)
+        if strata.dtype.kind not in "iu":
+            raise ValueError(f"strata: must be integer stratum indices, got dtype {strata.dtype}")
+        if strata.min() < 0 or strata.max() >= self.n_strata:
+            raise ValueError(
+                f"strata: every stratum must be in 0..{self.n_strata - 1}, got values from "
+                f"{strata.min()} to {strata.max()}"
+            )
+        if self.n_block_sequences == 1:
+            return self._block_sequence_slots(np.array([strata.size]), rng)
+        # Patients of each stratum in registration order, stratum after stratum (a stable sort;
+        # numpy radix-sorts 8- and 16-bit integers).
+        strata = strata.astype(np.min_scalar_type(self.n_strata - 1), copy=False)
+        order = np.argsort(strata, kind="stable")
+        arms = np.empty(strata.size, dtype=np.int64)
+        arms[order] = self._block_sequence_slots(np.bincount(strata, minlength=self.n_strata), rng)
+        return arms
+
+    def _block_sequence_slots(self, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The first counts[s] arms of block sequence s, for each s, concatenated in order of s."""
+        if len(self.block_sizes) == 1:
+            size = self.block_sizes[0]
+            n_blocks = -(-counts // size)
+            # Row-wise argsort of uniform keys: one uniformly random permutation per block.
+            keys = rng.random((int(n_blocks.sum()), size))
+            slots = self._padded_contents[0][np.argsort(keys, axis=1)].ravel()
+            lengths = n_blocks * size
+        else:
+            # Enough sizes for each sequence (ceil(count / smallest size)), then keep the blocks
+            # that start before the sequence's count: the first ones covering its patients.
+            n_draws = -(-counts // min(self.block_sizes))
+            size_index = np.searchsorted(
+                self._block_size_cdf, rng.random(int(n_draws.sum())), side="right"
+            )
+            drawn = np.asarray(self.block_sizes)[size_index]
+            starts = np.cumsum(drawn) - drawn
+            first_draw = np.repeat(np.cumsum(n_draws) - n_draws, n_draws)
+            keep = starts - starts[first_draw] < np.repeat(counts, n_draws)
+            sizes = drawn[keep]
+            sequence = np.repeat(np.arange(len(counts)), n_draws)[keep]
+            lengths = np.bincount(sequence, weights=sizes, minlength=len(counts)).astype(np.int64)
+            # One row of uniform keys per block, padded to the largest size with keys that sort
+            # last; the row's argsort is a uniformly random ordering of the block's slots.
+            size_index = size_index[keep]
+            in_block = np.arange(max(self.block_sizes)) < sizes[:, None]
+            keys = rng.random(in_block.shape)
+            keys[~in_block] = 2.0
+            orderings = np.argsort(keys, axis=1)
+            slots = self._padded_contents[size_index[:, None], orderings][in_block]
+        if len(counts) == 1:
+            return slots[: counts[0]]
+        position = np.arange(slots.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return slots[position < np.repeat(counts, lengths)]
 
     def allocator(self, rng: np.random.Generator) -> PermutedBlockAllocator:
         """A fresh allocator for one replicate, drawing blocks from `rng` (the replicate's

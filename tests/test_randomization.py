@@ -365,3 +365,252 @@ def test_any_design_balances_blocks_and_bounds_deviation(
     for arms in sequences.values():
         deviation = largest_count_deviation(design, arms)
         assert np.all(deviation <= np.asarray(design.max_count_deviation) + 1e-9)
+
+
+# --- vectorized assignment (PermutedBlockDesign.assign_all) --------------------------------------
+
+SINGLE_SIZE_DESIGNS = {
+    "1:1, 2": PermutedBlockDesign(("A", "B"), (1, 1), 2),
+    "1:1, 4": PermutedBlockDesign(("A", "B"), (1, 1), 4),
+    "1:1, 6": PermutedBlockDesign(("A", "B"), (1, 1), 6),
+    "2:1, 3": PermutedBlockDesign(("A", "B"), (2, 1), 3),
+    "2:1, 6": PermutedBlockDesign(("A", "B"), (2, 1), 6),
+    "1:1:1, 3": PermutedBlockDesign(("A", "B", "C"), (1, 1, 1), 3),
+    "3:2, 10": DESIGNS["3:2, 10"],
+}
+
+
+def strata_of(design, uniforms):
+    return np.array([design.stratum_of(u) for u in uniforms], dtype=np.int64)
+
+
+def assigned_sequences(design, strata, arms):
+    """Each block sequence's arms in registration order: one per stratum when stratifying, else
+    all patients (empty sequences left out)."""
+    if not design.stratify:
+        return [arms] if arms.size else []
+    return [arms[strata == s] for s in range(design.n_strata) if np.any(strata == s)]
+
+
+def first_arms_distribution(design, n):
+    """Exact distribution of the first n arms of one block sequence under the sequential scheme,
+    by enumeration: each block's size drawn by weight, then each distinct ordering of its
+    contents equally likely (Matts and Lachin 1988)."""
+    orderings = {}
+    for size in design.block_sizes:
+        per_unit = size // sum(design.ratio)
+        contents = [k for k, r in enumerate(design.ratio) for _ in range(r * per_unit)]
+        orderings[size] = sorted(set(itertools.permutations(contents)))
+    distribution = Counter()
+
+    def extend(prefix, probability):
+        if len(prefix) >= n:
+            distribution[prefix[:n]] += probability
+            return
+        for size, weight in zip(design.block_sizes, design.block_size_weights, strict=True):
+            for ordering in orderings[size]:
+                extend(prefix + ordering, probability * weight / len(orderings[size]))
+
+    extend((), 1.0)
+    return distribution
+
+
+def many_strata_design(design, n_strata):
+    """`design` with one factor of n_strata equally common levels: one assign_all call then
+    yields n_strata independent block sequences."""
+    levels = tuple(map(str, range(n_strata)))
+    factor = StratificationFactor("site", levels, (1 / n_strata,) * n_strata)
+    return dataclasses.replace(design, factors=(factor,), stratify=True)
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+@pytest.mark.parametrize("name", SINGLE_SIZE_DESIGNS)
+def test_assign_all_fills_every_complete_block_with_exactly_its_share_of_each_arm(name, stratify):
+    """One block size b: a sequence's blocks are its consecutive chunks of b patients, and each
+    complete one holds exactly b r_k / sum(r) of arm k (the open last block at most that)."""
+    design = dataclasses.replace(
+        SINGLE_SIZE_DESIGNS[name], factors=(RECEPTOR, REGION), stratify=stratify
+    )
+    strata = strata_of(design, rng(71).random(3001))
+    arms = design.assign_all(strata, rng(72))
+    assert arms.dtype == np.int64 and arms.shape == strata.shape
+    (size,) = design.block_sizes
+    expected = [size * r // sum(design.ratio) for r in design.ratio]
+    for sequence in assigned_sequences(design, strata, arms):
+        complete = len(sequence) // size * size
+        blocks = sequence[:complete].reshape(-1, size)
+        counts = np.stack([np.bincount(b, minlength=len(design.arms)) for b in blocks])
+        assert np.all(counts == expected)
+        assert np.all(np.bincount(sequence[complete:], minlength=len(design.arms)) <= expected)
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+@pytest.mark.parametrize("name", [*DESIGNS, *SINGLE_SIZE_DESIGNS])
+def test_assign_all_count_deviation_never_exceeds_the_block_bound(name, stratify):
+    """|N_k(n) - n w_k| <= b_max w_k (1 - w_k) at every prefix n of every block sequence (module
+    docstring), and the bound is reached (some block opens with all of an arm's slots)."""
+    design = dataclasses.replace(
+        {**DESIGNS, **SINGLE_SIZE_DESIGNS}[name], factors=(RECEPTOR,), stratify=stratify
+    )
+    strata = strata_of(design, rng(73).random(30_000))
+    arms = design.assign_all(strata, rng(74))
+    largest = np.zeros(len(design.arms))
+    for sequence in assigned_sequences(design, strata, arms):
+        largest = np.maximum(largest, largest_count_deviation(design, sequence))
+    assert np.all(largest <= np.asarray(design.max_count_deviation) + 1e-9)
+    if len(design.block_sizes) == 1 or design.block_size_weights[-1] > 0.2:
+        assert np.allclose(largest, design.max_count_deviation)
+
+
+def test_assign_all_orders_a_1_to_1_block_of_4_uniformly():
+    """Each of the C(4,2) = 6 orderings of a 1:1 block of 4 has probability 1/6: Pearson
+    chi-square over the 6,000 blocks of one 24,000-patient sequence (seed fixed), p > 0.001,
+    and each frequency within 3 binomial SE, sqrt(p (1 - p) / n), of 1/6."""
+    design = PermutedBlockDesign(("A", "B"), (1, 1), 4)
+    n_blocks = 6000
+    arms = design.assign_all(np.zeros(4 * n_blocks, dtype=np.int64), rng(75))
+    counts = Counter(map(tuple, arms.reshape(n_blocks, 4).tolist()))
+    orderings = sorted(set(itertools.permutations((0, 0, 1, 1))))
+    assert set(counts) == set(orderings)
+    observed = np.array([counts[o] for o in orderings])
+    assert stats.chisquare(observed).pvalue > 0.001
+    p = 1 / 6
+    assert np.all(np.abs(observed / n_blocks - p) <= 3 * math.sqrt(p * (1 - p) / n_blocks))
+
+
+def test_assign_all_orders_2_to_1_blocks_of_6_uniformly_within_each_stratum():
+    """As above for 2:1 blocks of 6 (C(6,2) = 15 orderings) in six interleaved strata: the
+    complete blocks of every stratum pooled, chi-square p > 0.001 (seed fixed)."""
+    design = PermutedBlockDesign(("E", "C"), (2, 1), 6, factors=(RECEPTOR, REGION))
+    strata = strata_of(design, rng(76).random(30_000))
+    arms = design.assign_all(strata, rng(77))
+    counts = Counter()
+    for sequence in assigned_sequences(design, strata, arms):
+        complete = len(sequence) // 6 * 6
+        counts.update(map(tuple, sequence[:complete].reshape(-1, 6).tolist()))
+    assert len(counts) == math.comb(6, 2)
+    assert stats.chisquare(list(counts.values())).pvalue > 0.001
+
+
+def test_assign_all_draws_block_sizes_with_their_weights():
+    """Sizes (2, 4) with weights (0.25, 0.75), 1:1. Block boundaries are not observable, so:
+    (a) the first 6 arms of a sequence follow the sequential scheme's exact distribution
+    (enumerated), chi-square p > 0.001 over 20,000 sequences; (b) the first two patients share
+    an arm only if the first block has size 4 and opens AABB or BBAA, so P = w_4 / 3 and
+    3 x (their frequency) estimates w_4 within 3 binomial SE."""
+    base = PermutedBlockDesign(("A", "B"), (1, 1), (2, 4), block_size_weights=(0.25, 0.75))
+    design = many_strata_design(base, 1000)
+    generator = rng(78)
+    prefixes = []
+    for _ in range(20):
+        strata = generator.permutation(np.repeat(np.arange(design.n_strata), 6))
+        arms = design.assign_all(strata, generator)
+        prefixes.extend(map(tuple, np.stack(assigned_sequences(design, strata, arms)).tolist()))
+    n = len(prefixes)
+    expected = first_arms_distribution(base, 6)
+    assert math.fsum(expected.values()) == pytest.approx(1.0, abs=1e-12)
+    observed = Counter(prefixes)
+    assert set(observed) <= set(expected)
+    patterns = sorted(expected)
+    assert min(expected.values()) * n >= 5
+    result = stats.chisquare([observed[p] for p in patterns], [expected[p] * n for p in patterns])
+    assert result.pvalue > 0.001
+
+    w4 = base.block_size_weights[1]
+    same = np.mean([p[0] == p[1] for p in prefixes])
+    assert abs(3 * same - w4) <= 3 * 3 * math.sqrt(w4 / 3 * (1 - w4 / 3) / n)
+
+
+@pytest.mark.parametrize(
+    "base",
+    [DESIGNS["2:1, 3/6 weighted"], DESIGNS["1:1, 2/4/6"]],
+    ids=["2:1, 3/6 weighted", "1:1, 2/4/6"],
+)
+def test_assign_all_has_the_sequential_allocators_distribution(base):
+    """Two strata, 12 patients each, randomly interleaved. For each stratum and j = 1..12,
+    P(patient j gets arm 1) and P(patient j gets the same arm as patient j - 1) (which depends
+    on where blocks end) from 6,000 replicates of each method agree within 3 SE of the
+    difference, sqrt(p1 (1 - p1) / n + p2 (1 - p2) / n)."""
+    design = dataclasses.replace(base, factors=(RECEPTOR,))
+    replicates, per_stratum = 6000, 12
+    layout = rng(79)
+    sequential = np.empty((replicates, 2, per_stratum), dtype=np.int64)
+    vectorized = np.empty_like(sequential)
+    for i in range(replicates):
+        strata = layout.permutation(np.repeat([0, 1], per_stratum))
+        allocator = design.allocator(rng([80, i]))
+        arms = np.array([allocator.assign(int(s)) for s in strata])
+        sequential[i] = [arms[strata == s] for s in (0, 1)]
+        arms = design.assign_all(strata, rng([81, i]))
+        vectorized[i] = [arms[strata == s] for s in (0, 1)]
+
+    def statistics(arms):
+        gets_arm_1 = (arms == 1).mean(axis=0)
+        repeats = (arms[:, :, 1:] == arms[:, :, :-1]).mean(axis=0)
+        return np.concatenate([gets_arm_1, repeats], axis=1)
+
+    p1, p2 = statistics(sequential), statistics(vectorized)
+    se = np.sqrt(p1 * (1 - p1) / replicates + p2 * (1 - p2) / replicates)
+    assert np.all(np.abs(p1 - p2) <= 3 * se)
+
+
+def test_assign_all_ignores_strata_without_stratification_and_is_reproducible():
+    """stratify=False: one block sequence, so the arms do not depend on the strata; the same
+    seed gives the same arms, another seed others; no patients, no arms."""
+    design = PermutedBlockDesign(("A", "B"), (2, 1), (3, 6), factors=(REGION,), stratify=False)
+    strata = strata_of(design, rng(82).random(500))
+    arms = design.assign_all(strata, rng(83))
+    assert np.array_equal(design.assign_all(np.zeros(500, dtype=np.int64), rng(83)), arms)
+    stratified = dataclasses.replace(design, stratify=True)
+    first = stratified.assign_all(strata, rng(84))
+    assert np.array_equal(stratified.assign_all(strata.tolist(), rng(84)), first)
+    assert not np.array_equal(stratified.assign_all(strata, rng(85)), first)
+    empty = stratified.assign_all(np.array([], dtype=np.int64), rng(86))
+    assert empty.dtype == np.int64 and empty.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "strata",
+    [[0, 2], [-1, 0], [0.0, 1.0], [True, False], [[0, 1], [1, 0]], ["0", "1"]],
+    ids=["too large", "negative", "float", "bool", "2-D", "str"],
+)
+def test_assign_all_rejects_bad_strata(strata):
+    design = PermutedBlockDesign(("A", "B"), factors=(RECEPTOR,))
+    with pytest.raises(ValueError, match="strata"):
+        design.assign_all(strata, rng(1))
+    with pytest.raises(ValueError, match="rng"):
+        design.assign_all([0, 1], 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ratio=st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    multiples=st.sets(st.integers(1, 4), min_size=1, max_size=3),
+    levels=st.integers(1, 3),
+    stratify=st.booleans(),
+    patients=st.integers(0, 300),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_assign_all_balances_any_design(ratio, multiples, levels, stratify, patients, seed):
+    """For any ratio, block sizes and strata: |N_k - n w_k| <= b_max w_k (1 - w_k) within every
+    block sequence at every n, and with one block size each complete block is balanced."""
+    factor = StratificationFactor("f", tuple(map(str, range(levels))), (1 / levels,) * levels)
+    design = PermutedBlockDesign(
+        tuple(f"arm{k}" for k in range(len(ratio))),
+        tuple(ratio),
+        tuple(m * sum(ratio) for m in sorted(multiples)),
+        factors=(factor,),
+        stratify=stratify,
+    )
+    strata = strata_of(design, rng([seed, 1]).random(patients))
+    arms = design.assign_all(strata, rng([seed, 2]))
+    assert arms.shape == (patients,) and np.all((arms >= 0) & (arms < len(ratio)))
+    for sequence in assigned_sequences(design, strata, arms):
+        deviation = largest_count_deviation(design, sequence)
+        assert np.all(deviation <= np.asarray(design.max_count_deviation) + 1e-9)
+        if len(design.block_sizes) == 1:
+            (size,) = design.block_sizes
+            blocks = sequence[: len(sequence) // size * size].reshape(-1, size)
+            for block in blocks:
+                counts = np.bincount(block, minlength=len(ratio)).tolist()
+                assert counts == [size * r // sum(ratio) for r in ratio]
