@@ -40,6 +40,12 @@ class PoissonAccrual:
                 day += gap
                 yield day
 
+    def first_arrival_days(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """The first `count` days of `arrival_days(rng)`, the same numbers, drawn in bulk."""
+        chunks = -(-count // _CHUNK)
+        gaps = rng.exponential(DAYS_PER_MONTH / self.rate_per_month, chunks * _CHUNK)
+        return np.cumsum(gaps[:count])
+
 
 @dataclass(frozen=True)
 class FixedAccrual:
@@ -53,6 +59,15 @@ class FixedAccrual:
         while True:
             yield index * gap_days
             index += 1
+
+
+def first_arrival_days(model: AccrualModel, rng: np.random.Generator, count: int) -> np.ndarray:
+    """The first `count` registration days of `model.arrival_days(rng)` as an array (fewer when
+    the stream ends), in bulk where the model can."""
+    bulk = getattr(model, "first_arrival_days", None)
+    if bulk is not None:
+        return bulk(rng, count)
+    return np.fromiter(itertools.islice(model.arrival_days(rng), count), dtype=float)
 
 
 # ---------------------------------------------------------------------------------------------

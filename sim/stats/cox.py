@@ -68,7 +68,7 @@ def _rows(table: RiskTable, ties: Ties):
     n0 = table.at_risk - n1
     d = table.events
     d1 = table.events_experimental.astype(float)
-    if ties == "breslow":
+    if ties == "breslow" or not (d > 1).any():  # without tied events Efron is Breslow
         return n0, n1, d.astype(float)
     if ties != "efron":
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
@@ -91,8 +91,14 @@ def _midpoint(low: float, high: float, beta: float) -> float:
     return 0.5 * (low + high)
 
 
-def cox_from_table(table: RiskTable, ties: Ties = "efron", confidence: float = 0.95) -> CoxResult:
-    """Fit the one-covariate Cox model from a risk table (see the module docstring)."""
+def cox_from_table(
+    table: RiskTable, ties: Ties = "efron", confidence: float = 0.95, initial_log_hr: float = 0.0
+) -> CoxResult:
+    """Fit the one-covariate Cox model from a risk table (see the module docstring).
+
+    `initial_log_hr`: where Newton-Raphson starts (coxph: 0); a start near the answer, such as
+    the log-rank (O - E) / V, saves iterations and reaches the same maximum.
+    """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     a, b, weight = _rows(table, ties)
@@ -133,8 +139,8 @@ def cox_from_table(table: RiskTable, ties: Ties = "efron", confidence: float = 0
     # Newton-Raphson on the score, which decreases in beta (the log-likelihood is concave), kept
     # inside a bracket [low, high] with score(low) > 0 > score(high): a step leaving it is
     # replaced by bisection. This plays the part of coxph's step halving without evaluating the
-    # log-likelihood at every step. It starts from beta = 0, as coxph does.
-    beta = 0.0
+    # log-likelihood at every step. It starts from beta = 0, as coxph does, unless told otherwise.
+    beta = float(initial_log_hr) if math.isfinite(initial_log_hr) else 0.0
     low, high = -math.inf, math.inf
     converged = False
     iterations = 0

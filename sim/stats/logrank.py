@@ -91,7 +91,12 @@ def risk_table(time, event, group, strata=None) -> RiskTable:
     time: follow-up times; event: True for an event, False for censoring; group: True (1) for the
     experimental arm; strata: optional labels, any sortable values.
     """
-    time, event, group, strata = _as_arrays(time, event, group, strata)
+    return risk_table_unchecked(*_as_arrays(time, event, group, strata))
+
+
+def risk_table_unchecked(time, event, group, strata=None) -> RiskTable:
+    """`risk_table` without its input checks, for the replicate loop: `time` a 1-D float array
+    of finite values, `event` and `group` bool arrays of its length, `strata` None or labels."""
     count = time.size
     if count == 0:
         empty = np.zeros(0, dtype=np.int64)
