@@ -85,21 +85,25 @@ def _progress_bar(reps: int):
 
 
 def _table(result, scenario) -> str:
+    width = max(28, *(len(name) + 2 for name in result.metrics))
     lines = [
         f"{scenario.name}: {result.reps} replicates, seed {result.seed}",
         "",
-        f"{'metric':<28}{'estimate':>12}{'MC SE':>10}",
+        f"{'metric':<{width}}{'estimate':>12}{'MC SE':>10}",
     ]
     for name, estimate in result.metrics.items():
         value = "-" if estimate.replicates == 0 else f"{estimate.estimate:.4f}"
         se = f"{estimate.mc_se:.4f}" if estimate.replicates > 1 else "-"
         note = "" if estimate.replicates in (0, result.reps) else f"  ({estimate.replicates} reps)"
-        lines.append(f"{name:<28}{value:>12}{se:>10}{note}")
+        lines.append(f"{name:<{width}}{value:>12}{se:>10}{note}")
     if scenario.toxicity is not None:
         lines += ["", *_ae_table(result, scenario)]
     if result.reference:
-        lines += ["", "closed-form reference (textbook model: complete follow-up, exact times)"]
-        lines += [f"{name:<28}{value:>12.4f}" for name, value in result.reference.items()]
+        if scenario.randomized is not None:
+            lines += ["", "Schoenfeld's approximation (normal log-rank z at the planned events)"]
+        else:
+            lines += ["", "closed-form reference (textbook model: complete follow-up, exact times)"]
+        lines += [f"{name:<{width}}{value:>12.4f}" for name, value in result.reference.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -407,6 +411,9 @@ def trace(scenario, seed, replicate, overrides, out):
 
     loaded = _load(scenario, overrides)
     _check_out(out)
+    if loaded.randomized is not None:
+        _emit(_randomized_trace(loaded, seed, replicate), out)
+        return
     record = simulate_trial(
         TrialPlan.from_scenario(loaded), replicate_streams(seed, replicate), trace=True
     )
@@ -424,6 +431,54 @@ def trace(scenario, seed, replicate, overrides, out):
     writer.writerow(["", f"{record.analysis_day:.2f}", "", "final_analysis",
                      f"accrual closed: {record.closure_reason}"])
     _emit(buffer.getvalue(), out)
+
+
+def _randomized_trace(scenario, seed: int, replicate: int) -> str:
+    """One randomized trial as CSV: each patient's randomization and events (as known at the
+    trial's last analysis), then every look."""
+    from sim.interim import analyse
+    from sim.randomized import RandomizedPlan, simulate_cohort
+    from sim.rng import replicate_streams
+
+    plan = RandomizedPlan.from_scenario(scenario)
+    cohort, closed = simulate_cohort(plan, replicate_streams(seed, replicate))
+    result = analyse(cohort, plan.designs, plan.scan_interval_days, plan.stratified_test, closed)
+    end = result.duration_days
+    arms, strata = plan.allocation.arms, plan.allocation.strata
+    rows = []
+    for index in range(result.n_enrolled):
+        registered = float(cohort.registration_day[index])
+        stratum = ", ".join(f"{factor.name} {level}" for factor, level in
+                            zip(plan.allocation.factors, strata[cohort.stratum[index]],
+                                strict=True))
+        detail = f"arm {arms[cohort.arm[index]]}" + (f"; stratum {stratum}" if stratum else "")
+        events = [(0.0, "randomized", detail)]
+        for time, event in ((cohort.pfs_event_time[index], "progression_or_death"),
+                            (cohort.os_event_time[index], "death"),
+                            (cohort.dropout_time[index], "dropout")):
+            if registered + time <= end and (event != "progression_or_death" or plan.pfs_rates):
+                events.append((float(time), event, ""))
+        for time, event, text in sorted(events, key=lambda e: e[0]):
+            rows.append((index + 1, registered + time, f"{time / 7:.2f}", event, text))
+        if cohort.switched[index] and registered + cohort.pfs_event_time[index] <= end:
+            time = float(cohort.pfs_event_time[index])
+            rows.append((index + 1, registered + time, f"{time / 7:.2f}", "crossover", ""))
+    for endpoint in result.endpoints:
+        for look in endpoint.looks:
+            rows.append(("", look.day, "", f"look_{look.look}_{look.endpoint}",
+                         f"events {look.events}; z {look.z:.3f}; efficacy z "
+                         f"{look.efficacy_z:.3f}; futility z {look.futility_z:.3f}; "
+                         f"{look.decision}"))
+    rows.append(("", result.accrual_closed_day, "", "accrual_closed",
+                 f"{result.n_enrolled} randomized" + ("; stopped early" if result.stopped_early
+                                                      else "")))
+    rows.sort(key=lambda row: row[1])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["patient_id", "day", "weeks_from_registration", "event", "detail"])
+    for patient, day, weeks, event, detail in rows:
+        writer.writerow([patient, f"{day:.2f}", weeks, event, detail])
+    return buffer.getvalue()
 
 
 @main.command("predict-accrual")

@@ -7,6 +7,8 @@ simulation stopped"; an analysis cut at day C ignores anything after C anyway.
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 # Patient status after registration.
 SCREEN_FAILURE = "screen_failure"
 WITHDRAWN = "withdrawn"  # eligible, withdrew before the first dose
@@ -98,3 +100,22 @@ class TrialRecord:
     def closed_early(self) -> bool:
         """Accrual closed before the trial reached what it planned."""
         return self.closure_reason != CLOSED_TARGET
+
+
+@dataclass(frozen=True)
+class RandomizedCohort:
+    """A randomized trial's patients as aligned arrays, in registration order (numpy arrays).
+
+    Times are days from randomization (= registration), as observed had the trial gone on for
+    ever; `math.inf` where something never happens. An event-time is already `inf` when the
+    patient is lost to follow-up (dropout) before it is seen. A cut at day C reads only what is
+    known by C (sim.interim).
+    """
+
+    registration_day: np.ndarray
+    arm: np.ndarray  # 0 control, 1 experimental
+    stratum: np.ndarray  # index into the randomization design's strata
+    pfs_event_time: np.ndarray  # progression seen (at a scan, or continuous) or death
+    os_event_time: np.ndarray
+    dropout_time: np.ndarray
+    switched: np.ndarray  # bool: a control patient crossed over at progression

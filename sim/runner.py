@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import analysis
+from sim import analysis, interim
 from sim.accrual import AccrualModel
 from sim.engine import TrialPlan, simulate_trial
 from sim.estimates import MEAN, QUANTILES, BlockSummary, Estimate, estimates
+from sim.randomized import RandomizedPlan, simulate_randomized
 from sim.rng import replicate_streams
 from sim.scenario import Scenario
+from sim.stats import group_sequential as gs
 from sim.stats import onesample
 from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK, LN2
 
@@ -41,18 +43,25 @@ class RunResult:
 
 @dataclass(frozen=True)
 class _Context:
-    trial_plan: TrialPlan
+    trial_plan: TrialPlan | None  # None for a randomized trial
     analysis_plan: analysis.AnalysisPlan | None
     phase1_levels: int
     has_phase2: bool
     seed: int
     reps: int
     ae_names: tuple[str, ...] = ()
+    randomized_plan: RandomizedPlan | None = None
 
     @classmethod
     def of(
         cls, scenario: Scenario, seed: int, reps: int, accrual: AccrualModel | None = None
     ) -> "_Context":
+        if scenario.randomized is not None:
+            randomized_plan = RandomizedPlan.from_scenario(scenario)
+            if accrual is not None:
+                arrivals = dataclasses.replace(randomized_plan.arrivals, accrual=accrual)
+                randomized_plan = dataclasses.replace(randomized_plan, arrivals=arrivals)
+            return cls(None, None, 0, False, seed, reps, randomized_plan=randomized_plan)
         plan = TrialPlan.from_scenario(scenario)
         if accrual is not None:
             plan = dataclasses.replace(plan, accrual=accrual)
@@ -67,11 +76,17 @@ class _Context:
         )
 
     def metric_spec(self) -> tuple[tuple[str, str], ...]:
+        if self.randomized_plan is not None:
+            return interim.metric_spec(self.randomized_plan.designs)
         return analysis.metric_spec(self.phase1_levels, self.has_phase2, self.ae_names)
 
 
 def replicate_values(context: _Context, replicate: int) -> list[float]:
     """The metrics of one replicate, in the order of `context.metric_spec()`."""
+    if context.randomized_plan is not None:
+        plan = context.randomized_plan
+        trial = simulate_randomized(plan, replicate_streams(context.seed, replicate))
+        return interim.replicate_metrics(trial, plan.designs)
     trial = simulate_trial(context.trial_plan, replicate_streams(context.seed, replicate))
     return analysis.replicate_metrics(
         trial, context.analysis_plan, context.phase1_levels, context.has_phase2,
@@ -130,6 +145,8 @@ def reference_figures(scenario: Scenario) -> dict[str, float]:
     `textbook_reject_h0` at the simulated truth (exponential PFS only), `design_power` at the
     design's alternative: the simulated `reject_h0` is read against them.
     """
+    if scenario.randomized is not None:
+        return _randomized_reference(scenario)
     phase2 = scenario.phase2
     if phase2 is None:
         return {}
@@ -149,6 +166,25 @@ def reference_figures(scenario: Scenario) -> dict[str, float]:
         figures["textbook_reject_h0"] = rejection_rate(phase2.true_median_weeks)
     if phase2.alt_median_weeks is not None:
         figures["design_power"] = rejection_rate(phase2.alt_median_weeks)
+    return figures
+
+
+def _randomized_reference(scenario: Scenario) -> dict[str, float]:
+    """Each endpoint's rejection probability by Schoenfeld's approximation (Schoenfeld 1981,
+    Biometrika 68:316): the log-rank z at d events is normal with mean -log(HR) sqrt(d w (1 - w)),
+    w the experimental share, with the planned looks and bounds (futility obeyed)."""
+    design = scenario.randomized
+    share = design.ratio[1] / sum(design.ratio)
+    figures = {}
+    plans = RandomizedPlan.from_scenario(scenario).designs
+    for (name, endpoint), plan in zip(design.endpoints, plans, strict=True):
+        suffix = f"_{name}" if len(plans) > 1 else ""
+        drift = -math.log(endpoint.hazard_ratio) * math.sqrt(plan.max_events * share * (1 - share))
+        planned = plan.planned
+        crossing = gs.crossing_probabilities(
+            planned.information_fractions, planned.efficacy_z, planned.futility_z, drift
+        )
+        figures[f"schoenfeld_reject_h0{suffix}"] = crossing.rejection
     return figures
 
 

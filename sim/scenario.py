@@ -181,6 +181,69 @@ class ToxicitySection(_Section):
     rule: list[RuleSection] = []
 
 
+class FactorSection(_Section):
+    name: str
+    levels: Annotated[list[str], Field(min_length=1)]
+    prevalences: Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=1)]
+    # Prognostic effect: each level's hazard multiplier (PFS and OS alike); default none.
+    hazard_multipliers: list[PositiveNumber] | None = None
+
+
+class CrossoverSection(_Section):
+    probability: Probability
+    # Control patients' death hazard after switching, relative to control; default: the OS
+    # endpoint's hazard_ratio (the switchers get the experimental treatment's effect).
+    hazard_ratio: PositiveNumber | None = None
+
+
+ENDPOINT_NAMES = ("pfs", "os")
+
+
+class EndpointSection(_Section):
+    control_median_months: PositiveNumber
+    hazard_ratio: PositiveNumber  # the truth simulated, experimental over control
+    model: Literal["exponential", "weibull"] = "exponential"
+    weibull_shape: PositiveNumber | None = None
+    alpha: Annotated[float, Field(gt=0, lt=0.5)]  # one-sided, this endpoint's share
+    planned_events: list[Annotated[int, Field(ge=1)]] | None = None
+    look_months: list[PositiveNumber] | None = None
+    max_events: Annotated[int, Field(ge=1)] | None = None  # with look_months: full information
+    efficacy: str = "ld-obrien-fleming"
+    efficacy_parameter: float | None = None
+    futility: Literal["none", "beta-spending", "fixed"] = "none"
+    futility_spending: Literal["obrien-fleming", "pocock", "hwang-shih-decani", "kim-demets"] = (
+        "obrien-fleming"
+    )
+    futility_parameter: float | None = None
+    beta: Annotated[float, Field(gt=0, lt=0.5)] = 0.2
+    futility_z: list[float] | None = None
+    binding_futility: bool = False
+    design_hazard_ratio: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    @property
+    def looks(self) -> int:
+        return len(self.planned_events or self.look_months)
+
+
+class RandomizedSection(_Section):
+    n: Annotated[int, Field(ge=2)]
+    arms: Annotated[list[str], Field(min_length=2, max_length=2)]  # control first
+    ratio: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] = [1, 1]
+    block_sizes: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] = [4]
+    factors: list[FactorSection] = []
+    stratify: bool = True
+    stratified_test: bool | None = None  # default: stratified when there are factors
+    dropout_median_months: PositiveNumber | None = None
+    crossover: CrossoverSection | None = None
+    pfs: EndpointSection | None = None
+    os: EndpointSection | None = None
+
+    @property
+    def endpoints(self) -> tuple[tuple[str, EndpointSection], ...]:
+        """(name, section) of each endpoint given, PFS first."""
+        return tuple((name, getattr(self, name)) for name in ENDPOINT_NAMES if getattr(self, name))
+
+
 class Scenario(_Section):
     trial: TrialSection
     accrual: AccrualSection
@@ -188,6 +251,7 @@ class Scenario(_Section):
     phase1: Phase1Section | None = None
     phase2: Phase2Section | None = None
     toxicity: ToxicitySection | None = None
+    randomized: RandomizedSection | None = None
 
     @property
     def has_phase1(self) -> bool:
@@ -431,11 +495,20 @@ def _toml_repr(value: Any) -> str:
 
 def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
     """Rules that tie keys together: (key path, message) of the first one broken."""
-    if not scenario.has_phase1 and not scenario.has_phase2:
-        return "phase2", "missing: a scenario needs [phase2], an enabled [phase1], or both"
     problem = _accrual_problem(scenario.accrual)
     if problem is not None:
         return problem
+    treatment = scenario.treatment
+    if treatment.progression_assessment == "scans" and treatment.scan_interval_weeks is None:
+        return "treatment.progression_assessment", (
+            '"scans" needs treatment.scan_interval_weeks (e.g. 9)'
+        )
+    if scenario.randomized is not None:
+        return _randomized_problem(scenario)
+    if not scenario.has_phase1 and not scenario.has_phase2:
+        return "phase2", (
+            "missing: a scenario needs [phase2], an enabled [phase1], both, or [randomized]"
+        )
     if scenario.has_phase1:
         problem = _phase1_problem(scenario)
         if problem is not None:
@@ -444,11 +517,6 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
         problem = _toxicity_problem(scenario)
         if problem is not None:
             return problem
-    treatment = scenario.treatment
-    if treatment.progression_assessment == "scans" and treatment.scan_interval_weeks is None:
-        return "treatment.progression_assessment", (
-            '"scans" needs treatment.scan_interval_weeks (e.g. 9)'
-        )
     if not scenario.has_phase2:
         return None
     phase2 = scenario.phase2
@@ -657,4 +725,118 @@ def _toxicity_problem(scenario: Scenario) -> tuple[str, str] | None:
                 f'"{drug}" has {len(drugs[drug].dose_levels)} levels: expected as many as '
                 f"phase1.true_dlt_probs ({scenario.phase1.levels})"
             )
+    return None
+
+
+def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
+    design = scenario.randomized
+    for section in ("phase1", "phase2", "toxicity"):
+        if getattr(scenario, section) is not None:
+            return section, "cannot be combined with [randomized] (a separate trial design)"
+    accrual = scenario.accrual
+    if accrual.checkpoints:
+        return "accrual.checkpoints", "not modelled for [randomized] trials"
+    if accrual.pretreatment_withdrawal_prob:
+        return "accrual.pretreatment_withdrawal_prob", (
+            "not modelled for [randomized] trials: every randomized patient is analysed (ITT)"
+        )
+    if len(set(design.arms)) != len(design.arms):
+        return "randomized.arms", f"= {design.arms}: expected two distinct names, control first"
+    ratio_sum = sum(design.ratio)
+    for size in design.block_sizes:
+        if size % ratio_sum:
+            return "randomized.block_sizes", (
+                f"= {design.block_sizes}: each size must be a multiple of the ratio sum "
+                f"{ratio_sum} (ratio {':'.join(map(str, design.ratio))})"
+            )
+    for index, factor in enumerate(design.factors):
+        where = f"randomized.factors[{index}]"
+        if len(set(factor.levels)) != len(factor.levels):
+            return f"{where}.levels", "expected distinct level names"
+        for key in ("prevalences", "hazard_multipliers"):
+            values = getattr(factor, key)
+            if values is not None and len(values) != len(factor.levels):
+                return f"{where}.{key}", (
+                    f"has {len(values)} entries: expected one per level ({len(factor.levels)})"
+                )
+        if abs(sum(factor.prevalences) - 1) > 1e-9:
+            return f"{where}.prevalences", f"add up to {sum(factor.prevalences):g}: expected 1"
+    if design.stratified_test and not design.factors:
+        return "randomized.stratified_test", "needs [[randomized.factors]] to stratify by"
+    if not design.endpoints:
+        return "randomized.pfs", "missing: give [randomized.pfs], [randomized.os] or both"
+    for name, endpoint in design.endpoints:
+        problem = _endpoint_problem(endpoint, f"randomized.{name}", design.n)
+        if problem is not None:
+            return problem
+    if len(design.endpoints) == 2:
+        pfs, os = design.pfs, design.os
+        if (pfs.model, pfs.weibull_shape) != (os.model, os.weibull_shape):
+            return "randomized.os.model", (
+                "PFS and OS must share their model and shape (death is drawn from the OS model "
+                "and progression from the hazard difference)"
+            )
+        shape = 1.0 if pfs.weibull_shape is None else pfs.weibull_shape
+        for arm, (pfs_hr, os_hr) in (("control", (1.0, 1.0)),
+                                     ("experimental", (pfs.hazard_ratio, os.hazard_ratio))):
+            pfs_median = pfs.control_median_months * pfs_hr ** (-1 / shape)
+            os_median = os.control_median_months * os_hr ** (-1 / shape)
+            if not pfs_median < os_median:
+                return "randomized.os.control_median_months", (
+                    f"the {arm} arm's median PFS ({pfs_median:.3g} months) is not shorter than "
+                    f"its median OS ({os_median:.3g}): PFS counts deaths, so it must be"
+                )
+    if design.crossover is not None and len(design.endpoints) != 2:
+        return "randomized.crossover", (
+            "switching happens at progression and changes survival: needs both "
+            "[randomized.pfs] and [randomized.os]"
+        )
+    return None
+
+
+def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[str, str] | None:
+    from sim.stats import group_sequential as gs
+
+    if endpoint.model == "weibull" and endpoint.weibull_shape is None:
+        return f"{where}.weibull_shape", 'missing: model = "weibull" needs a shape > 0'
+    if endpoint.model != "weibull" and endpoint.weibull_shape is not None:
+        return f"{where}.weibull_shape", 'only applies when model = "weibull"'
+    events, months = endpoint.planned_events, endpoint.look_months
+    if (events is None) == (months is None):
+        return f"{where}.planned_events", (
+            "give planned_events (looks by event count) or look_months (looks by date), one of them"
+        )
+    looks = events if events is not None else months
+    if not looks or list(looks) != sorted(set(looks)):
+        key = "planned_events" if events is not None else "look_months"
+        return f"{where}.{key}", f"= {looks} is not allowed: expected strictly increasing values"
+    if events is not None:
+        if events[-1] > n:
+            return f"{where}.planned_events", (
+                f"= {events}: at most randomized.n ({n}) events can happen"
+            )
+        if endpoint.max_events is not None:
+            return f"{where}.max_events", "only applies with look_months (looks by date)"
+    elif endpoint.max_events is None:
+        return f"{where}.max_events", (
+            "missing: with look_months, the events planned at full information (to compute "
+            "information fractions)"
+        )
+    if endpoint.futility == "fixed":
+        z = endpoint.futility_z
+        if z is None or len(z) not in (1, len(looks) - 1):
+            return f"{where}.futility_z", (
+                f"expected one z, or one per interim look ({len(looks) - 1}), with "
+                f'futility = "fixed"'
+            )
+    elif endpoint.futility_z is not None:
+        return f"{where}.futility_z", 'only applies when futility = "fixed"'
+    if endpoint.futility != "none" and len(looks) < 2:
+        return f"{where}.futility", "needs at least one interim look"
+    try:
+        gs.efficacy_rule(endpoint.efficacy, endpoint.efficacy_parameter)
+        if endpoint.futility == "beta-spending":
+            gs.SpendingFunction(endpoint.futility_spending, endpoint.futility_parameter)
+    except ValueError as error:
+        return f"{where}.efficacy", f'= "{endpoint.efficacy}": {error}'
     return None

@@ -1,0 +1,335 @@
+"""Interim and final analyses of a randomized trial: cut the cohort at a date, test, decide (pure).
+
+Each endpoint (PFS, OS) has its own group-sequential design: looks when its observed events reach
+the planned counts, or at calendar dates; a one-sided log-rank test (stratified when the design
+says so, sim.stats.logrank) against efficacy and futility z-bounds (sim.stats.group_sequential).
+Bounds are recomputed for the information actually observed, I_k / I_max = d_k / d_max (Lan and
+DeMets 1983): with looks by event count they are the planned ones unless the planned count is
+never reached, in which case the analysis is done when the last event that will ever be seen has
+happened and it spends all the remaining alpha.
+
+Censoring at a cut on day C (FDA 2018, Clinical Trial Endpoints for the Approval of Cancer Drugs
+and Biologics, table on PFS censoring): a patient without an event is censored at the last scan on
+or before the earlier of C and dropout (at randomization with no scan yet), or at that day itself
+with continuous assessment; OS is censored at the earlier of C and dropout.
+
+The trial stops early when an endpoint crosses a bound at an interim: accrual closes that day and
+the patients already randomized are followed to the other endpoint's analyses (EGF100151: an
+interim TTP analysis stopped the trial, OS was followed on). An endpoint ends when it crosses a
+bound or reaches its final look. The hazard ratio (Cox, Efron ties) and each arm's Kaplan-Meier
+median are estimated at the endpoint's last analysis: what would be reported when it stopped.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.estimates import MEAN, PROPORTION
+from sim.records import RandomizedCohort
+from sim.stats import cox, group_sequential, logrank, survival
+from sim.units import DAYS_PER_MONTH
+
+EFFICACY = "efficacy"
+FUTILITY = "futility"
+CONTINUE = "continue"
+NOT_REJECTED = "not_rejected"  # the final look, bound not crossed
+
+
+@dataclass(frozen=True)
+class EndpointDesign:
+    """One endpoint's analysis plan, in days and events."""
+
+    name: str  # "pfs" or "os"
+    alpha: float
+    planned_events: tuple[int, ...] | None  # looks by event count
+    look_days: tuple[float, ...] | None  # looks by date
+    max_events: int  # events at full information
+    efficacy: group_sequential.EfficacyRule
+    futility: group_sequential.FutilityRule | None
+    binding: bool
+    drift: float | None  # beta spending's planned drift
+    planned: group_sequential.GroupSequentialBoundaries = field(init=False)
+    _bounds: dict = field(init=False, default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        planned = group_sequential.group_sequential_boundaries(
+            self.planned_fractions(), self.alpha, self.efficacy, self.futility,
+            binding=self.binding, drift=self.drift,
+        )
+        object.__setattr__(self, "planned", planned)
+        if self.drift is None and planned.drift is not None:
+            object.__setattr__(self, "drift", planned.drift)
+
+    @property
+    def looks(self) -> int:
+        return len(self.planned_events if self.planned_events is not None else self.look_days)
+
+    def planned_fractions(self) -> tuple[float, ...]:
+        if self.planned_events is not None:
+            return tuple(d / self.max_events for d in self.planned_events)
+        # Looks by date: planned as equally spaced information (only the observed one is used).
+        return tuple((k + 1) / self.looks for k in range(self.looks))
+
+    def bounds(self, fractions: tuple[float, ...], final: bool) -> tuple[float, float]:
+        """(efficacy z, futility z) at the last of `fractions`, the observed information so far;
+        futility is -inf without a futility rule and at the final look."""
+        key = (fractions, final)
+        if key not in self._bounds:
+            if self.planned_events is not None and fractions == self.planned_fractions()[
+                : len(fractions)
+            ] and final == (len(fractions) == self.looks):
+                result = self.planned
+            else:
+                result = group_sequential.group_sequential_boundaries(
+                    fractions, self.alpha, self.efficacy, self.futility,
+                    binding=self.binding, drift=self.drift, last_is_final=final,
+                )
+            k = len(fractions) - 1
+            futility = -math.inf
+            if result.futility_z is not None and not final:
+                futility = result.futility_z[k]
+            self._bounds[key] = (result.efficacy_z[k], futility)
+        return self._bounds[key]
+
+
+@dataclass(frozen=True)
+class Look:
+    """One analysis of one endpoint."""
+
+    endpoint: str
+    look: int  # 1-based
+    day: float
+    events: int
+    information_fraction: float
+    z: float  # log-rank, > 0 favours the experimental arm
+    efficacy_z: float
+    futility_z: float
+    decision: str  # EFFICACY, FUTILITY, CONTINUE or NOT_REJECTED
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    name: str
+    looks: tuple[Look, ...]
+    hazard_ratio: float  # Cox, experimental / control, at the last analysis (nan if none)
+    median_months: tuple[float, float]  # Kaplan-Meier, control and experimental (nan: not reached)
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.looks) and self.looks[-1].decision == EFFICACY
+
+    @property
+    def events(self) -> int:
+        return self.looks[-1].events if self.looks else 0
+
+    @property
+    def last_day(self) -> float:
+        return self.looks[-1].day if self.looks else math.nan
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    endpoints: tuple[EndpointResult, ...]
+    n_enrolled: int
+    accrual_closed_day: float
+    stopped_early: bool  # an endpoint crossed a bound at an interim: accrual closed then
+
+    @property
+    def duration_days(self) -> float:
+        return max(endpoint.last_day for endpoint in self.endpoints)
+
+
+def cut(
+    cohort: RandomizedCohort,
+    endpoint: str,
+    cut_day: float,
+    enrolled: int,
+    scan_interval_days: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(time, event, arm, stratum) of the first `enrolled` patients randomized by `cut_day`."""
+    count = min(enrolled, int(np.searchsorted(cohort.registration_day, cut_day, side="right")))
+    registered = cohort.registration_day[:count]
+    followed = cut_day - registered
+    event_time = (cohort.pfs_event_time if endpoint == "pfs" else cohort.os_event_time)[:count]
+    # Compared as calendar days, as the look dates are computed: cut - registration can round
+    # below the event time on the very day of the event.
+    event = registered + event_time <= cut_day
+    last_known = np.minimum(followed, cohort.dropout_time[:count])
+    if endpoint == "pfs" and scan_interval_days is not None:
+        last_known = np.floor(last_known / scan_interval_days) * scan_interval_days
+    time = np.where(event, event_time, last_known)
+    return time, event, cohort.arm[:count], cohort.stratum[:count]
+
+
+def _event_days(cohort: RandomizedCohort, endpoint: str, enrolled: int) -> np.ndarray:
+    """Calendar days of the events that will be seen, sorted, among the first `enrolled`."""
+    times = (cohort.pfs_event_time if endpoint == "pfs" else cohort.os_event_time)[:enrolled]
+    days = cohort.registration_day[:enrolled] + times
+    return np.sort(days[np.isfinite(days)])
+
+
+def analyse(
+    cohort: RandomizedCohort,
+    designs: tuple[EndpointDesign, ...],
+    scan_interval_days: float | None,
+    stratified: bool,
+    accrual_closed_day: float,
+) -> TrialResult:
+    """Every look of every endpoint in calendar order, stopping as the module docstring says."""
+    enrolled = cohort.registration_day.size
+    closed_day = accrual_closed_day
+    stopped_early = False
+    looks: list[list[Look]] = [[] for _ in designs]
+    last_cuts: list = [None] * len(designs)  # each endpoint's last analysis data
+    active = [True] * len(designs)
+    event_days = [_event_days(cohort, d.name, enrolled) for d in designs]
+    while any(active):
+        upcoming = []
+        for index, design in enumerate(designs):
+            if active[index]:
+                day, final = _next_look_day(design, len(looks[index]), event_days[index])
+                if math.isnan(day):  # no further event will be seen: nothing to analyse
+                    active[index] = False
+                else:
+                    upcoming.append((day, index, final))
+        if not upcoming:
+            break
+        day, index, final = min(upcoming)
+        design = designs[index]
+        analysed = _look(cohort, design, looks[index], day, final, enrolled, scan_interval_days,
+                         stratified)
+        if analysed is not None:
+            look, last_cuts[index] = analysed
+            looks[index].append(look)
+        if analysed is None or look.decision != CONTINUE:
+            active[index] = False
+            if analysed is not None and not final and not stopped_early:
+                stopped_early = True
+                if day < closed_day:
+                    closed_day = day
+                    enrolled = int(np.searchsorted(cohort.registration_day, day, side="right"))
+                    event_days = [_event_days(cohort, d.name, enrolled) for d in designs]
+    results = tuple(
+        _estimates(design.name, tuple(endpoint_looks), last_cut)
+        for design, endpoint_looks, last_cut in zip(designs, looks, last_cuts, strict=True)
+    )
+    return TrialResult(results, enrolled, closed_day, stopped_early)
+
+
+def _next_look_day(design: EndpointDesign, done: int, event_days: np.ndarray) -> tuple[float, bool]:
+    """(day, is_final) of the endpoint's next look; nan when no further event will be seen."""
+    final = done == design.looks - 1
+    if design.look_days is not None:
+        return design.look_days[done], final
+    needed = design.planned_events[done]
+    if event_days.size >= needed:
+        return float(event_days[needed - 1]), final
+    if event_days.size == 0:
+        return math.nan, True
+    # The planned count is never reached: the last event that will be seen, as the final look.
+    return float(event_days[-1]), True
+
+
+def _look(cohort, design, previous, day, final, enrolled, scan_interval_days, stratified):
+    """(the look, its data and risk table) at `day`, or None when no information was added since
+    the previous look."""
+    time, event, arm, stratum = cut(cohort, design.name, day, enrolled, scan_interval_days)
+    events = int(event.sum())
+    if events == 0 or (previous and events <= previous[-1].events):
+        return None
+    table = logrank.risk_table_unchecked(time, event, arm == 1, stratum if stratified else None)
+    test = logrank.logrank_from_table(table)
+    z = test.z
+    fractions = (*(look.information_fraction for look in previous), events / design.max_events)
+    efficacy_z, futility_z = design.bounds(fractions, final)
+    if z >= efficacy_z:
+        decision = EFFICACY
+    elif final:
+        decision = NOT_REJECTED
+    elif z <= futility_z:
+        decision = FUTILITY
+    else:
+        decision = CONTINUE
+    look = Look(design.name, len(previous) + 1, day, events, fractions[-1], z, efficacy_z,
+                futility_z, decision)
+    return look, (time, event, arm, table, math.log(test.hazard_ratio))
+
+
+def _estimates(name: str, looks: tuple[Look, ...], last_cut) -> EndpointResult:
+    if not looks:
+        return EndpointResult(name, looks, math.nan, (math.nan, math.nan))
+    time, event, arm, table, peto_log_hr = last_cut
+    fit = cox.cox_from_table(table, initial_log_hr=peto_log_hr)
+    medians = []
+    for group in (0, 1):
+        mine = arm == group
+        if not mine.any():
+            medians.append(math.nan)
+            continue
+        median, _ = survival.km_median_and_survival_at(time[mine], event[mine], 0.0)
+        medians.append(median / DAYS_PER_MONTH)
+    hazard_ratio = fit.hazard_ratio if fit.converged else math.nan
+    return EndpointResult(name, looks, hazard_ratio, (medians[0], medians[1]))
+
+
+def metric_spec(designs: tuple[EndpointDesign, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, kind) of a randomized trial's metrics; endpoint metrics carry a _pfs / _os suffix
+    when there are two endpoints."""
+    spec: list[tuple[str, str]] = []
+    for design in designs:
+        suffix = f"_{design.name}" if len(designs) > 1 else ""
+        spec.append((f"reject_h0{suffix}", PROPORTION))
+        spec += [(f"reject_at_look_{k}{suffix}", PROPORTION) for k in range(1, design.looks + 1)]
+        if design.futility is not None:
+            spec += [
+                (f"futility_at_look_{k}{suffix}", PROPORTION) for k in range(1, design.looks)
+            ]
+        spec += [
+            (f"events_mean{suffix}", MEAN),
+            (f"analysis_months_mean{suffix}", MEAN),
+            (f"hr_estimate_mean{suffix}", MEAN),
+            (f"median_months_control_mean{suffix}", MEAN),
+            (f"median_months_experimental_mean{suffix}", MEAN),
+        ]
+    if len(designs) > 1:
+        spec.append(("reject_any", PROPORTION))
+    spec += [
+        ("stopped_early", PROPORTION),
+        ("n_enrolled_mean", MEAN),
+        ("accrual_months_mean", MEAN),
+        ("duration_months_mean", MEAN),
+    ]
+    return tuple(spec)
+
+
+def replicate_metrics(result: TrialResult, designs: tuple[EndpointDesign, ...]) -> list[float]:
+    """One replicate's values, in the order of `metric_spec(designs)`; nan where undefined."""
+    values: list[float] = []
+    for design, endpoint in zip(designs, result.endpoints, strict=True):
+        last = endpoint.looks[-1] if endpoint.looks else None
+        values.append(float(endpoint.rejected))
+        values += [
+            float(last is not None and last.look == k and last.decision == EFFICACY)
+            for k in range(1, design.looks + 1)
+        ]
+        if design.futility is not None:
+            values += [
+                float(last is not None and last.look == k and last.decision == FUTILITY)
+                for k in range(1, design.looks)
+            ]
+        values += [
+            float(endpoint.events),
+            endpoint.last_day / DAYS_PER_MONTH,
+            endpoint.hazard_ratio,
+            *endpoint.median_months,
+        ]
+    if len(designs) > 1:
+        values.append(float(any(endpoint.rejected for endpoint in result.endpoints)))
+    values += [
+        float(result.stopped_early),
+        float(result.n_enrolled),
+        result.accrual_closed_day / DAYS_PER_MONTH,
+        result.duration_days / DAYS_PER_MONTH,
+    ]
+    return values

@@ -1,0 +1,248 @@
+"""Randomized two-arm trials: one replicate's patients drawn as arrays, then analysed look by look.
+
+No simpy here, by design: in these trials nothing in a patient's course depends on another
+patient or on the trial's state except through accrual closing, and accrual closes only at an
+analysis date. So every patient's timeline is a closed-form function of their draws, computed
+for the whole cohort at once (10,000 replicates of a 990-patient trial in seconds), and closing
+accrual early is a truncation of the registrations at that date (sim.interim). The records and
+the cut are those of the single-arm engine: scans every `scan_interval_weeks` from randomization,
+progression seen at the first scan after it, death and dropout as they happen.
+
+Outcome model, per arm (hazards in days; H(t) = c t^k, Weibull shape k, k = 1 exponential):
+- Death (OS) from the OS endpoint's model: control median m gives c = ln 2 / m^k; the
+  experimental arm's c is multiplied by the OS hazard ratio; a stratum level's hazard multiplier
+  multiplies both arms'.
+- Progression (latent) from the hazard difference c_PFS - c_OS, independent of death, so that
+  PFS = min(progression, death) has exactly the PFS endpoint's model and hazard ratio (the
+  illness-death model with equal death hazards before and after progression; Fleischer et al.
+  2009, Stat Med 28:3906). The death share of PFS events is then c_OS / c_PFS. With only one
+  endpoint the other is not drawn.
+- Crossover: a control patient seen to progress (at the scan) switches with the scenario's
+  probability; from that day the death hazard is multiplied by the crossover hazard ratio, so the
+  cumulative hazard continues as c w^k + hr c (t^k - w^k) and the death time solves it.
+- Dropout (loss to follow-up) is exponential, independent of everything else.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.accrual import AccrualModel, first_arrival_days
+from sim.engine import accrual_model
+from sim.interim import EndpointDesign, TrialResult, analyse
+from sim.randomization import PermutedBlockDesign, StratificationFactor
+from sim.records import RandomizedCohort
+from sim.rng import ReplicateStreams
+from sim.scenario import EndpointSection, Scenario
+from sim.stats import group_sequential
+from sim.units import DAYS_PER_MONTH, LN2
+
+# The "patients" stream's uniforms per randomized patient, one row each in registration order.
+_UNIFORMS = ("stratum", "progression", "death", "dropout", "crossover", "screen_failure")
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    accrual: AccrualModel
+    n: int
+    max_day: float
+    screen_failure_prob: float
+
+
+@dataclass(frozen=True)
+class RandomizedPlan:
+    """Everything one replicate needs, in days, built once from a validated Scenario."""
+
+    arrivals: Arrivals
+    allocation: PermutedBlockDesign
+    stratum_multipliers: np.ndarray  # hazard multiplier of each stratum
+    stratified_test: bool
+    scan_interval_days: float | None  # None: progression seen the day it happens
+    dropout_rate_per_day: float
+    shape: float  # Weibull shape shared by both endpoints
+    pfs_rates: tuple[float, float] | None  # c of PFS in H(t) = c t^k, control and experimental
+    os_rates: tuple[float, float] | None
+    crossover_probability: float
+    crossover_hazard_ratio: float
+    designs: tuple[EndpointDesign, ...]
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> "RandomizedPlan":
+        design = scenario.randomized
+        accrual = scenario.accrual
+        endpoints = dict(design.endpoints)
+        shape = design.endpoints[0][1].weibull_shape or 1.0
+        factors = tuple(
+            StratificationFactor(f.name, tuple(f.levels), tuple(f.prevalences))
+            for f in design.factors
+        )
+        allocation = PermutedBlockDesign(
+            arms=tuple(design.arms),
+            ratio=tuple(design.ratio),
+            block_sizes=tuple(design.block_sizes),
+            factors=factors,
+            stratify=design.stratify,
+        )
+        multipliers = np.ones(allocation.n_strata)
+        if design.factors:
+            per_level = [f.hazard_multipliers or [1.0] * len(f.levels) for f in design.factors]
+            grids = np.meshgrid(*per_level, indexing="ij")
+            multipliers = np.prod([grid.ravel() for grid in grids], axis=0)
+        crossover = design.crossover
+        os_hr = endpoints["os"].hazard_ratio if "os" in endpoints else math.nan
+        share = design.ratio[1] / sum(design.ratio)
+        scan_weeks = scenario.treatment.scan_interval_weeks
+        return cls(
+            arrivals=Arrivals(
+                accrual=accrual_model(accrual),
+                n=design.n,
+                max_day=math.inf if accrual.max_months is None
+                else accrual.max_months * DAYS_PER_MONTH,
+                screen_failure_prob=accrual.screen_failure_prob,
+            ),
+            allocation=allocation,
+            stratum_multipliers=multipliers,
+            stratified_test=(
+                bool(design.factors) if design.stratified_test is None else design.stratified_test
+            ),
+            scan_interval_days=(
+                scan_weeks * 7.0 if scenario.progression_assessment == "scans" else None
+            ),
+            dropout_rate_per_day=(
+                0.0 if design.dropout_median_months is None
+                else LN2 / (design.dropout_median_months * DAYS_PER_MONTH)
+            ),
+            shape=shape,
+            pfs_rates=_rates(endpoints.get("pfs"), shape),
+            os_rates=_rates(endpoints.get("os"), shape),
+            crossover_probability=0.0 if crossover is None else crossover.probability,
+            crossover_hazard_ratio=(
+                os_hr if crossover is None or crossover.hazard_ratio is None
+                else crossover.hazard_ratio
+            ),
+            designs=tuple(endpoint_design(name, e, share) for name, e in design.endpoints),
+        )
+
+
+def _rates(endpoint: EndpointSection | None, shape: float) -> tuple[float, float] | None:
+    if endpoint is None:
+        return None
+    control = LN2 / (endpoint.control_median_months * DAYS_PER_MONTH) ** shape
+    return control, control * endpoint.hazard_ratio
+
+
+def endpoint_design(
+    name: str, endpoint: EndpointSection, experimental_share: float
+) -> EndpointDesign:
+    """The group-sequential plan of one endpoint section.
+
+    Beta-spending futility is spent under the drift of `design_hazard_ratio` at the planned
+    events, -log(HR) sqrt(d w (1 - w)) with w the experimental share (Schoenfeld 1981); without
+    it, under the drift at which the bounds meet at the final look (rpact's convention).
+    """
+    futility = None
+    if endpoint.futility == "beta-spending":
+        futility = group_sequential.BetaSpendingFutility(
+            group_sequential.SpendingFunction(
+                endpoint.futility_spending, endpoint.futility_parameter
+            ),
+            endpoint.beta,
+        )
+    elif endpoint.futility == "fixed":
+        z = endpoint.futility_z
+        futility = group_sequential.FixedFutility(z[0] if len(z) == 1 else tuple(z))
+    max_events = endpoint.planned_events[-1] if endpoint.planned_events else endpoint.max_events
+    drift = None
+    if endpoint.design_hazard_ratio is not None and futility is not None:
+        information = max_events * experimental_share * (1 - experimental_share)
+        drift = -math.log(endpoint.design_hazard_ratio) * math.sqrt(information)
+    return EndpointDesign(
+        name=name,
+        alpha=endpoint.alpha,
+        planned_events=tuple(endpoint.planned_events) if endpoint.planned_events else None,
+        look_days=(
+            tuple(m * DAYS_PER_MONTH for m in endpoint.look_months)
+            if endpoint.look_months else None
+        ),
+        max_events=max_events,
+        efficacy=group_sequential.efficacy_rule(endpoint.efficacy, endpoint.efficacy_parameter),
+        futility=futility,
+        binding=endpoint.binding_futility,
+        drift=drift,
+    )
+
+
+def _registrations(arrivals: Arrivals, streams: ReplicateStreams) -> tuple[np.ndarray, float]:
+    """Randomization days of the patients randomized by the target or the deadline, and the day
+    accrual closed. Screen failures are not randomized: the number of them before each randomized
+    patient is geometric (drawn from the "patients" stream before anything else)."""
+    n = arrivals.n
+    if arrivals.screen_failure_prob:
+        failures = streams.patients.geometric(1.0 - arrivals.screen_failure_prob, n) - 1
+        randomized = np.cumsum(failures + 1) - 1  # index of each randomized arrival
+        days = first_arrival_days(arrivals.accrual, streams.accrual, int(randomized[-1]) + 1)
+        days = days[randomized[randomized < days.size]]
+    else:
+        days = first_arrival_days(arrivals.accrual, streams.accrual, n)
+    if days.size and days[-1] > arrivals.max_day:
+        return days[: np.searchsorted(days, arrivals.max_day, side="right")], arrivals.max_day
+    if days.size == n:
+        return days, float(days[-1])
+    # The accrual model registers no one any more (before the deadline).
+    return days, float(days[-1]) if days.size else 0.0
+
+
+def simulate_cohort(
+    plan: RandomizedPlan, streams: ReplicateStreams
+) -> tuple[RandomizedCohort, float]:
+    """One replicate's patients (as if followed for ever) and the day accrual closed."""
+    registration, closed = _registrations(plan.arrivals, streams)
+    count = registration.size
+    u = streams.patients.random((len(_UNIFORMS), count))
+    column = dict(zip(_UNIFORMS, u, strict=False))
+    cumulative = np.cumsum(plan.allocation.stratum_prevalences)
+    stratum = np.minimum(
+        np.searchsorted(cumulative, column["stratum"], side="right"), cumulative.size - 1
+    )
+    arm = plan.allocation.assign_all(stratum, streams.allocation)
+    multiplier = plan.stratum_multipliers[stratum]
+    power = 1.0 / plan.shape
+    death = np.full(count, math.inf)
+    if plan.os_rates is not None:
+        os_rate = np.where(arm == 1, plan.os_rates[1], plan.os_rates[0]) * multiplier
+        death = (-np.log(column["death"]) / os_rate) ** power
+    progression = np.full(count, math.inf)
+    if plan.pfs_rates is not None:
+        pfs_rate = np.where(arm == 1, plan.pfs_rates[1], plan.pfs_rates[0]) * multiplier
+        progression_rate = pfs_rate - os_rate if plan.os_rates is not None else pfs_rate
+        progression = (-np.log(column["progression"]) / progression_rate) ** power
+    dropout = np.full(count, math.inf)
+    if plan.dropout_rate_per_day:
+        dropout = -np.log(column["dropout"]) / plan.dropout_rate_per_day
+    seen = progression
+    if plan.scan_interval_days is not None:
+        seen = np.ceil(progression / plan.scan_interval_days) * plan.scan_interval_days
+    switched = (
+        (arm == 0)
+        & (seen < death)
+        & (seen <= dropout)
+        & (column["crossover"] < plan.crossover_probability)
+    )
+    if switched.any():
+        k = plan.shape
+        switch_k = seen[switched] ** k
+        death[switched] = (
+            switch_k + (death[switched] ** k - switch_k) / plan.crossover_hazard_ratio
+        ) ** power
+    pfs_event = np.minimum(seen, death)
+    pfs_event[pfs_event > dropout] = math.inf
+    os_event = np.where(death <= dropout, death, math.inf)
+    cohort = RandomizedCohort(registration, arm, stratum, pfs_event, os_event, dropout, switched)
+    return cohort, closed
+
+
+def simulate_randomized(plan: RandomizedPlan, streams: ReplicateStreams) -> TrialResult:
+    """One replicate: draw the cohort, then run the looks."""
+    cohort, closed = simulate_cohort(plan, streams)
+    return analyse(cohort, plan.designs, plan.scan_interval_days, plan.stratified_test, closed)
