@@ -211,7 +211,7 @@ def analyse(
                     enrolled = int(np.searchsorted(cohort.registration_day, day, side="right"))
                     event_days = [_event_days(cohort, d.name, enrolled) for d in designs]
     results = tuple(
-        _estimates(design.name, tuple(endpoint_looks), last_cut)
+        _estimates(design.name, tuple(endpoint_looks), last_cut, stratified)
         for design, endpoint_looks, last_cut in zip(designs, looks, last_cuts, strict=True)
     )
     return TrialResult(results, enrolled, closed_day, stopped_early)
@@ -256,18 +256,26 @@ def _look(cohort, design, previous, day, final, enrolled, scan_interval_days, st
     return look, (time, event, arm, table, math.log(test.hazard_ratio))
 
 
-def _estimates(name: str, looks: tuple[Look, ...], last_cut) -> EndpointResult:
+def _estimates(name: str, looks: tuple[Look, ...], last_cut, stratified: bool) -> EndpointResult:
     if not looks:
         return EndpointResult(name, looks, math.nan, (math.nan, math.nan))
     time, event, arm, table, peto_log_hr = last_cut
-    fit = cox.cox_from_table(table, initial_log_hr=peto_log_hr)
+    fit = cox.cox_from_table(table, initial_log_hr=peto_log_hr, with_loglik=False)
+    experimental_risk = table.at_risk_experimental
+    experimental_events = table.events_experimental
     medians = []
-    for group in (0, 1):
-        mine = arm == group
-        if not mine.any():
-            medians.append(math.nan)
-            continue
-        median, _ = survival.km_median_and_survival_at(time[mine], event[mine], 0.0)
+    for group, at_risk, events in (
+        (0, table.at_risk - experimental_risk, table.events - experimental_events),
+        (1, experimental_risk, experimental_events),
+    ):
+        mine = time[arm == group]
+        if stratified or not mine.size:  # the rows are per stratum: not one curve
+            median = (
+                survival.km_median_and_survival_at(mine, event[arm == group], 0.0)[0]
+                if mine.size else math.nan
+            )
+        else:
+            median = survival.km_median_from_risk_sets(table.time, at_risk, events, mine.max())
         medians.append(median / DAYS_PER_MONTH)
     hazard_ratio = fit.hazard_ratio if fit.converged else math.nan
     return EndpointResult(name, looks, hazard_ratio, (medians[0], medians[1]))

@@ -38,9 +38,6 @@ from sim.scenario import EndpointSection, Scenario
 from sim.stats import group_sequential
 from sim.units import DAYS_PER_MONTH, LN2
 
-# The "patients" stream's uniforms per randomized patient, one row each in registration order.
-_UNIFORMS = ("stratum", "progression", "death", "dropout", "crossover", "screen_failure")
-
 
 @dataclass(frozen=True)
 class Arrivals:
@@ -56,13 +53,15 @@ class RandomizedPlan:
 
     arrivals: Arrivals
     allocation: PermutedBlockDesign
+    stratum_cdf: np.ndarray  # cumulative stratum prevalences
     stratum_multipliers: np.ndarray  # hazard multiplier of each stratum
+    prognostic_strata: bool  # some multiplier is not 1
     stratified_test: bool
     scan_interval_days: float | None  # None: progression seen the day it happens
     dropout_rate_per_day: float
     shape: float  # Weibull shape shared by both endpoints
-    pfs_rates: tuple[float, float] | None  # c of PFS in H(t) = c t^k, control and experimental
-    os_rates: tuple[float, float] | None
+    pfs_rates: np.ndarray | None  # c of PFS in H(t) = c t^k, control and experimental
+    os_rates: np.ndarray | None
     crossover_probability: float
     crossover_hazard_ratio: float
     designs: tuple[EndpointDesign, ...]
@@ -102,7 +101,9 @@ class RandomizedPlan:
                 screen_failure_prob=accrual.screen_failure_prob,
             ),
             allocation=allocation,
+            stratum_cdf=np.cumsum(allocation.stratum_prevalences),
             stratum_multipliers=multipliers,
+            prognostic_strata=bool(np.any(multipliers != 1.0)),
             stratified_test=(
                 bool(design.factors) if design.stratified_test is None else design.stratified_test
             ),
@@ -125,11 +126,11 @@ class RandomizedPlan:
         )
 
 
-def _rates(endpoint: EndpointSection | None, shape: float) -> tuple[float, float] | None:
+def _rates(endpoint: EndpointSection | None, shape: float) -> np.ndarray | None:
     if endpoint is None:
         return None
     control = LN2 / (endpoint.control_median_months * DAYS_PER_MONTH) ** shape
-    return control, control * endpoint.hazard_ratio
+    return np.array([control, control * endpoint.hazard_ratio])
 
 
 def endpoint_design(
@@ -199,42 +200,50 @@ def simulate_cohort(
     """One replicate's patients (as if followed for ever) and the day accrual closed."""
     registration, closed = _registrations(plan.arrivals, streams)
     count = registration.size
-    u = streams.patients.random((len(_UNIFORMS), count))
-    column = dict(zip(_UNIFORMS, u, strict=False))
-    cumulative = np.cumsum(plan.allocation.stratum_prevalences)
-    stratum = np.minimum(
-        np.searchsorted(cumulative, column["stratum"], side="right"), cumulative.size - 1
-    )
+    # Per patient, in registration order: unit exponentials (cumulative hazards to reach) for
+    # death, progression and dropout, then uniforms for the stratum and the crossover choice.
+    hazard = streams.patients.standard_exponential((3, count))
+    uniform = streams.patients.random((2, count))
+    if plan.allocation.n_strata > 1:
+        stratum = np.minimum(
+            np.searchsorted(plan.stratum_cdf, uniform[0], side="right"), plan.stratum_cdf.size - 1
+        )
+    else:
+        stratum = np.zeros(count, dtype=np.int64)
     arm = plan.allocation.assign_all(stratum, streams.allocation)
-    multiplier = plan.stratum_multipliers[stratum]
-    power = 1.0 / plan.shape
+
+    def event_times(rates: np.ndarray, cumulative_hazard: np.ndarray) -> np.ndarray:
+        rate = rates[arm]
+        if plan.prognostic_strata:
+            rate = rate * plan.stratum_multipliers[stratum]
+        times = cumulative_hazard / rate
+        return times if plan.shape == 1.0 else times ** (1.0 / plan.shape)
+
     death = np.full(count, math.inf)
-    if plan.os_rates is not None:
-        os_rate = np.where(arm == 1, plan.os_rates[1], plan.os_rates[0]) * multiplier
-        death = (-np.log(column["death"]) / os_rate) ** power
     progression = np.full(count, math.inf)
+    if plan.os_rates is not None:
+        death = event_times(plan.os_rates, hazard[0])
     if plan.pfs_rates is not None:
-        pfs_rate = np.where(arm == 1, plan.pfs_rates[1], plan.pfs_rates[0]) * multiplier
-        progression_rate = pfs_rate - os_rate if plan.os_rates is not None else pfs_rate
-        progression = (-np.log(column["progression"]) / progression_rate) ** power
+        # The hazard of progression is the PFS hazard less the hazard of death.
+        rates = plan.pfs_rates if plan.os_rates is None else plan.pfs_rates - plan.os_rates
+        progression = event_times(rates, hazard[1])
     dropout = np.full(count, math.inf)
     if plan.dropout_rate_per_day:
-        dropout = -np.log(column["dropout"]) / plan.dropout_rate_per_day
+        dropout = hazard[2] / plan.dropout_rate_per_day
     seen = progression
     if plan.scan_interval_days is not None:
         seen = np.ceil(progression / plan.scan_interval_days) * plan.scan_interval_days
-    switched = (
-        (arm == 0)
-        & (seen < death)
-        & (seen <= dropout)
-        & (column["crossover"] < plan.crossover_probability)
-    )
-    if switched.any():
+    switched = np.zeros(count, dtype=bool)
+    if plan.crossover_probability:
+        switched = (
+            (arm == 0) & (seen < death) & (seen <= dropout)
+            & (uniform[1] < plan.crossover_probability)
+        )
         k = plan.shape
         switch_k = seen[switched] ** k
         death[switched] = (
             switch_k + (death[switched] ** k - switch_k) / plan.crossover_hazard_ratio
-        ) ** power
+        ) ** (1.0 / k)
     pfs_event = np.minimum(seen, death)
     pfs_event[pfs_event > dropout] = math.inf
     os_event = np.where(death <= dropout, death, math.inf)

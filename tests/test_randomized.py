@@ -8,7 +8,6 @@ and 0.009 for a power of 0.90.
 import math
 
 import numpy as np
-import pytest
 from scipy.special import ndtri
 
 from sim.randomized import RandomizedPlan, simulate_cohort, simulate_randomized

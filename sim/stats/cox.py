@@ -92,12 +92,17 @@ def _midpoint(low: float, high: float, beta: float) -> float:
 
 
 def cox_from_table(
-    table: RiskTable, ties: Ties = "efron", confidence: float = 0.95, initial_log_hr: float = 0.0
+    table: RiskTable,
+    ties: Ties = "efron",
+    confidence: float = 0.95,
+    initial_log_hr: float = 0.0,
+    with_loglik: bool = True,
 ) -> CoxResult:
     """Fit the one-covariate Cox model from a risk table (see the module docstring).
 
     `initial_log_hr`: where Newton-Raphson starts (coxph: 0); a start near the answer, such as
-    the log-rank (O - E) / V, saves iterations and reaches the same maximum.
+    the log-rank (O - E) / V, saves iterations and reaches the same maximum. `with_loglik=False`
+    leaves the two log-likelihoods nan (the replicate loop does not read them).
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -108,7 +113,7 @@ def cox_from_table(
     def loglik(beta: float) -> float:
         return events_experimental * beta - float(weight @ np.log(a + b * math.exp(beta)))
 
-    loglik_null = loglik(0.0) if events else 0.0
+    loglik_null = (loglik(0.0) if events else 0.0) if with_loglik else math.nan
     # The score D1 - sum w p(beta) decreases from D1 - sum w [a = 0] (beta -> -inf) to
     # D1 - sum w [b > 0] (beta -> +inf); a finite maximum needs it to change sign.
     score_at_minus_inf = events_experimental - float(weight[a == 0.0].sum())
@@ -182,7 +187,7 @@ def cox_from_table(
         p_two_sided=float(2.0 * ndtr(-abs(wald_z))),
         p_one_sided=float(ndtr(wald_z)),
         loglik_null=loglik_null,
-        loglik=loglik(beta),
+        loglik=loglik(beta) if with_loglik else math.nan,
         iterations=iterations,
         converged=converged,
         ties=ties,

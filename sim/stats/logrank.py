@@ -40,6 +40,7 @@ class RiskTable:
     events: np.ndarray
     events_experimental: np.ndarray
     stratum: np.ndarray
+    time: np.ndarray | None = None  # the event time of each row
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def risk_table_unchecked(time, event, group, strata=None) -> RiskTable:
     count = time.size
     if count == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return RiskTable(empty, empty, empty, empty, empty)
+        return RiskTable(empty, empty, empty, empty, empty, np.zeros(0))
     # Order within a run of equal times does not matter (only counts are taken), so the faster
     # unstable sort is fine for time; the stratum sort must then be stable to keep time order.
     order = np.argsort(time)
@@ -118,9 +119,13 @@ def risk_table_unchecked(time, event, group, strata=None) -> RiskTable:
         stratum_sorted = strata[order]
         new_run[1:] |= stratum_sorted[1:] != stratum_sorted[:-1]
     starts = np.flatnonzero(new_run)
-    events = np.add.reduceat(event_sorted.astype(np.int64), starts)
-    events_experimental = np.add.reduceat((event_sorted & group_sorted).astype(np.int64), starts)
-    has_event = events > 0
+    # Events, and experimental events, per run: one reduceat over both columns.
+    counts = np.empty((count, 2), dtype=np.int64)
+    counts[:, 0] = event_sorted
+    np.logical_and(event_sorted, group_sorted, out=counts[:, 1], casting="unsafe")
+    counts = np.add.reduceat(counts, starts, axis=0)
+    has_event = counts[:, 0] > 0
+    counts = counts[has_event]
     starts = starts[has_event]
 
     # At risk at a time: subjects of its stratum from the run's start to the stratum's end.
@@ -130,13 +135,15 @@ def risk_table_unchecked(time, event, group, strata=None) -> RiskTable:
     else:
         stratum = stratum_sorted[starts]
         stratum_end = np.searchsorted(stratum_sorted, stratum, side="right")
-    experimental_before = np.concatenate(([0], np.cumsum(group_sorted, dtype=np.int64)))
+    experimental_before = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(group_sorted, out=experimental_before[1:])
     return RiskTable(
         at_risk=stratum_end - starts,
         at_risk_experimental=experimental_before[stratum_end] - experimental_before[starts],
-        events=events[has_event],
-        events_experimental=events_experimental[has_event],
+        events=counts[:, 0],
+        events_experimental=counts[:, 1],
         stratum=stratum,
+        time=time_sorted[starts],
     )
 
 

@@ -237,6 +237,40 @@ def km_median_and_survival_at(
     return (distinct_times[first_reach] + distinct_times[first_beyond]) / 2, survival_at
 
 
+def km_median_from_risk_sets(
+    event_times: npt.NDArray[np.floating],
+    at_risk: npt.NDArray[np.integer],
+    events: npt.NDArray[np.integer],
+    last_time: float,
+) -> float:
+    """The Kaplan-Meier median from the risk sets at the event times of one group, in time order
+    (rows of a log-rank risk table, where `events` may be 0), and the group's last follow-up time.
+
+    The same number, bit for bit, as `km_median_and_survival_at(times, events, t)[0]` on the
+    group's data: the curve only steps at events, and the median reads only the times where it
+    reaches and passes 0.5 and, when it ends exactly at 0.5, the last follow-up time.
+    """
+    at_risk = np.asarray(at_risk)
+    stepped = np.asarray(events) > 0
+    if not stepped.any():
+        return math.nan
+    n_risk = at_risk[stepped].astype(np.float64)
+    factors = n_risk - np.asarray(events)[stepped]
+    factors /= n_risk
+    one_minus = 1.0 - np.cumprod(factors, out=factors)
+    # searchsorted on the non-decreasing 1 - S is bisect_left with the tolerance keys below.
+    first_reach = int(np.searchsorted(one_minus + QUANTILE_TOLERANCE, 0.5))
+    if first_reach == one_minus.size:
+        return math.nan
+    times = np.asarray(event_times)[stepped]
+    if abs(0.5 - one_minus[-1]) < QUANTILE_TOLERANCE:
+        return (float(times[first_reach]) + last_time) / 2
+    first_beyond = int(np.searchsorted(one_minus - QUANTILE_TOLERANCE, 0.5))
+    if first_beyond == one_minus.size:
+        return math.nan
+    return (float(times[first_reach]) + float(times[first_beyond])) / 2
+
+
 def _one_minus_plus_tol(surv: float) -> float:
     return (1.0 - surv) + QUANTILE_TOLERANCE
 

@@ -660,3 +660,29 @@ def test_result_arrays_are_read_only():
     km = kaplan_meier([1, 2], [1, 0])
     with pytest.raises(ValueError):
         km.survival[0] = 0.5
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_km_median_from_risk_sets_is_the_km_median_bit_for_bit(seed):
+    """The median from a log-rank risk table's rows equals the Kaplan-Meier median of each
+    group's data exactly: ties (times on a grid), censoring, curves ending at 0.5 or above it."""
+    from sim.stats.logrank import risk_table
+    from sim.stats.survival import km_median_and_survival_at, km_median_from_risk_sets
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 60))
+    time = np.ceil(rng.exponential(5.0, n)) if seed % 2 else rng.exponential(5.0, n)
+    event = rng.random(n) < (0.3 if seed % 3 == 0 else 0.8)
+    if seed == 4:  # exactly half the patients have an event, the rest censored later
+        time, event = np.arange(1.0, 9.0), np.array([1, 1, 1, 1, 0, 0, 0, 0], bool)
+    group = rng.random(n) < 0.5 if seed != 4 else np.array([0, 1] * 4, bool)
+    table = risk_table(time, event, group)
+    experimental = (table.at_risk_experimental, table.events_experimental)
+    control = (table.at_risk - experimental[0], table.events - experimental[1])
+    for member, (at_risk, events) in ((False, control), (True, experimental)):
+        mine = group == member
+        if not mine.any():
+            continue
+        expected = km_median_and_survival_at(time[mine], event[mine], 0.0)[0]
+        got = km_median_from_risk_sets(table.time, at_risk, events, time[mine].max())
+        assert got == expected or (math.isnan(got) and math.isnan(expected))
