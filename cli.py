@@ -248,12 +248,10 @@ def compare(scenario, designs, reps, seed, workers, overrides, output_format, ou
 
     if len(set(designs)) != len(designs):
         raise ScenarioError(f"--design: each design once, got {', '.join(designs)}")
-    scenarios = {}
-    for design in designs:
-        loaded = _load(scenario, (*overrides, f"phase1.design={design}"))
-        if not loaded.has_phase1:
-            raise ScenarioError(f"{scenario}: compare needs an enabled [phase1] section")
-        scenarios[design] = loaded
+    if not _load(scenario, overrides).has_phase1:
+        raise ScenarioError(f"{scenario}: compare needs an enabled [phase1] section")
+    scenarios = {design: _load(scenario, (*overrides, f"phase1.design={design}"))
+                 for design in designs}
     _check_out(out)
     bar = _progress_bar(reps)
     if bar is None:
@@ -355,7 +353,13 @@ def sweep(scenario, varies, overrides, reps, seed, workers, store, out, plot):
         from sim import plotting
 
         plotting.check_plot_target(plot)
-        if not plan.points[0].scenario.has_phase2:
+        first = plan.points[0].scenario
+        if first.randomized is not None:
+            raise ScenarioError(
+                f"--plot {plot}: draws a single-arm trial's power and early termination; for a "
+                f"randomized scenario use --out FILE.csv and plot its metrics"
+            )
+        if not first.has_phase2:
             raise ScenarioError(
                 f"--plot {plot}: draws power and early termination, which a phase I-only "
                 f"scenario does not report; use --out for its metrics"
@@ -456,7 +460,8 @@ def _randomized_trace(scenario, seed: int, replicate: int) -> str:
         for time, event in ((cohort.pfs_event_time[index], "progression_or_death"),
                             (cohort.os_event_time[index], "death"),
                             (cohort.dropout_time[index], "dropout")):
-            if registered + time <= end and (event != "progression_or_death" or plan.pfs_rates):
+            has_pfs = plan.pfs_rates is not None
+            if registered + time <= end and (event != "progression_or_death" or has_pfs):
                 events.append((float(time), event, ""))
         for time, event, text in sorted(events, key=lambda e: e[0]):
             rows.append((index + 1, registered + time, f"{time / 7:.2f}", event, text))

@@ -369,7 +369,8 @@ def validate_scenario(
     problem = _cross_field_problem(scenario)
     if problem is not None:
         path, message = problem
-        raise ScenarioError(f"{_origin(path, label, from_overrides)}: {path}: {message}")
+        separator = " " if message.startswith("= ") else ": "
+        raise ScenarioError(f"{_origin(path, label, from_overrides)}: {path}{separator}{message}")
     return scenario
 
 

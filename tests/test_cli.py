@@ -222,3 +222,84 @@ def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path, args, expected):
     result = trialsim("sweep", REFERENCE, *args, "--reps", "10", cwd=tmp_path)
     assert result.returncode == 2 and expected in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+RANDOMIZED = "egf104900"
+
+
+def test_randomized_run_reports_each_look_and_is_the_same_whatever_the_workers(tmp_path):
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}.json"
+        result = trialsim("run", "emilia", "--reps", "250", "--seed", "4", "--workers", workers,
+                          "--format", "json", "--out", str(out))
+        assert result.returncode == 0, result.stderr
+        outputs.append(json.loads(out.read_text()))
+    assert json.dumps(outputs[0]["metrics"]) == json.dumps(outputs[1]["metrics"])
+    metrics = outputs[0]["metrics"]
+    looks = [metrics[f"reject_at_look_{k}_os"]["estimate"] for k in (1, 2, 3)]
+    assert sum(looks) == pytest.approx(metrics["reject_h0_os"]["estimate"])
+    for name in ("reject_h0_pfs", "hr_estimate_mean_os", "events_mean_pfs", "n_enrolled_mean",
+                 "duration_months_mean", "stopped_early", "reject_any"):
+        assert name in metrics
+    assert set(outputs[0]["reference"]) == {"schoenfeld_reject_h0_pfs", "schoenfeld_reject_h0_os"}
+
+
+def test_randomized_set_override_of_an_endpoint_key():
+    null = json.loads(trialsim("run", RANDOMIZED, "--reps", "200", "--format", "json",
+                               "--set", "randomized.pfs.hazard_ratio=1").stdout)
+    assert null["metrics"]["reject_h0"]["estimate"] < 0.1
+
+
+def test_randomized_trace_lists_patients_and_looks(tmp_path):
+    out = tmp_path / "trial.csv"
+    result = trialsim("trace", "egf100151", "--seed", "2", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    kinds = {row["event"] for row in rows}
+    assert {"randomized", "progression_or_death", "death", "look_1_pfs", "look_1_os",
+            "accrual_closed"} <= kinds
+    days = [float(row["day"]) for row in rows]
+    assert days == sorted(days)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("run", RANDOMIZED, "--set", "randomized.pfs.planned_events=[300, 200]"),
+         "randomized.pfs.planned_events = [300, 200] is not allowed: expected strictly "
+         "increasing"),
+        (("run", RANDOMIZED, "--set", "randomized.pfs.planned_events=[5000]"),
+         "at most randomized.n (296) events"),
+        (("run", RANDOMIZED, "--set", "randomized.block_sizes=[3]"),
+         "randomized.block_sizes = [3]: each size must be a multiple of the ratio sum 2"),
+        (("run", RANDOMIZED, "--set", "randomized.pfs.efficacy=fancy"),
+         'randomized.pfs.efficacy = "fancy": unknown efficacy boundary'),
+        (("run", RANDOMIZED, "--set", "randomized.pfs.futility=fixed"),
+         "randomized.pfs.futility_z: expected one z"),
+        (("run", "emilia", "--set", "randomized.os.control_median_months=5"),
+         "median PFS (6.4 months) is not shorter than its median OS"),
+        (("run", RANDOMIZED, "--set", "randomized.crossover.probability=0.5"),
+         "needs both [randomized.pfs] and [randomized.os]"),
+        (("run", RANDOMIZED, "--set", "randomized.pfs.look_months=[12]"),
+         "give planned_events (looks by event count) or look_months"),
+        (("compare", RANDOMIZED, "--design", "crm"), "compare needs an enabled [phase1]"),
+        (("sweep", RANDOMIZED, "--vary", "randomized.n=296,400", "--plot", "p.png"),
+         "for a randomized scenario use --out"),
+    ],
+)
+def test_bad_randomized_input_exits_2_with_one_message(tmp_path, args, expected):
+    result = trialsim(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_randomized_scenario_with_a_phase2_section_is_refused(tmp_path):
+    scenario = tmp_path / "both.toml"
+    bundled = Path(__file__).parents[1] / "scenarios"
+    phase2 = (bundled / f"{REFERENCE}.toml").read_text().split("[phase2]")[1]
+    scenario.write_text((bundled / f"{RANDOMIZED}.toml").read_text() + "\n[phase2]" + phase2)
+    result = trialsim("validate", str(scenario))
+    assert result.returncode == 2
+    assert f"{scenario}: phase2: cannot be combined with [randomized]" in result.stderr
