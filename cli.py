@@ -468,10 +468,11 @@ def _randomized_trace(scenario, seed: int, replicate: int) -> str:
         if cohort.switched[index] and registered + cohort.pfs_event_time[index] <= end:
             time = float(cohort.pfs_event_time[index])
             rows.append((index + 1, registered + time, f"{time / 7:.2f}", "crossover", ""))
-    for endpoint in result.endpoints:
+    for design, endpoint in zip(plan.designs, result.endpoints, strict=True):
+        compared = f"{arms[design.comparison]} vs {arms[0]}; " if len(arms) > 2 else ""
         for look in endpoint.looks:
             rows.append(("", look.day, "", f"look_{look.look}_{look.endpoint}",
-                         f"events {look.events}; z {look.z:.3f}; efficacy z "
+                         f"{compared}events {look.events}; z {look.z:.3f}; efficacy z "
                          f"{look.efficacy_z:.3f}; futility z {look.futility_z:.3f}; "
                          f"{look.decision}"))
     rows.append(("", result.accrual_closed_day, "", "accrual_closed",

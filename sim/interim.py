@@ -49,6 +49,8 @@ class EndpointDesign:
     futility: group_sequential.FutilityRule | None
     binding: bool
     drift: float | None  # beta spending's planned drift
+    comparison: int = 1  # the experimental arm tested against control (arm 0)
+    label: str = ""  # metric-name suffix
     planned: group_sequential.GroupSequentialBoundaries = field(init=False)
     _bounds: dict = field(init=False, default_factory=dict, repr=False, compare=False)
 
@@ -146,27 +148,46 @@ def cut(
     cut_day: float,
     enrolled: int,
     scan_interval_days: float | None,
+    arms: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(time, event, arm, stratum) of the first `enrolled` patients randomized by `cut_day`."""
+    """(time, event, arm, stratum) of the first `enrolled` patients randomized by `cut_day`, of
+    the two `arms` only when given (a comparison in a trial of more arms)."""
     count = min(enrolled, int(np.searchsorted(cohort.registration_day, cut_day, side="right")))
     registered = cohort.registration_day[:count]
-    followed = cut_day - registered
+    arm = cohort.arm[:count]
+    stratum = cohort.stratum[:count]
     event_time = (cohort.pfs_event_time if endpoint == "pfs" else cohort.os_event_time)[:count]
+    dropout = cohort.dropout_time[:count]
+    if arms is not None:
+        keep = (arm == arms[0]) | (arm == arms[1])
+        registered, arm, stratum = registered[keep], arm[keep], stratum[keep]
+        event_time, dropout = event_time[keep], dropout[keep]
+    followed = cut_day - registered
     # Compared as calendar days, as the look dates are computed: cut - registration can round
     # below the event time on the very day of the event.
     event = registered + event_time <= cut_day
-    last_known = np.minimum(followed, cohort.dropout_time[:count])
+    last_known = np.minimum(followed, dropout)
     if endpoint == "pfs" and scan_interval_days is not None:
         last_known = np.floor(last_known / scan_interval_days) * scan_interval_days
     time = np.where(event, event_time, last_known)
-    return time, event, cohort.arm[:count], cohort.stratum[:count]
+    return time, event, arm, stratum
 
 
-def _event_days(cohort: RandomizedCohort, endpoint: str, enrolled: int) -> np.ndarray:
-    """Calendar days of the events that will be seen, sorted, among the first `enrolled`."""
-    times = (cohort.pfs_event_time if endpoint == "pfs" else cohort.os_event_time)[:enrolled]
+def _compared_arms(cohort: RandomizedCohort, design: EndpointDesign) -> tuple[int, int] | None:
+    return (0, design.comparison) if cohort.arms > 2 else None
+
+
+def _event_days(cohort: RandomizedCohort, design: EndpointDesign, enrolled: int) -> np.ndarray:
+    """Calendar days of the events that will be seen, sorted, among the first `enrolled` (of the
+    two arms compared)."""
+    name = design.name
+    times = (cohort.pfs_event_time if name == "pfs" else cohort.os_event_time)[:enrolled]
     days = cohort.registration_day[:enrolled] + times
-    return np.sort(days[np.isfinite(days)])
+    seen = np.isfinite(days)
+    if cohort.arms > 2:
+        arm = cohort.arm[:enrolled]
+        seen &= (arm == 0) | (arm == design.comparison)
+    return np.sort(days[seen])
 
 
 def analyse(
@@ -183,7 +204,7 @@ def analyse(
     looks: list[list[Look]] = [[] for _ in designs]
     last_cuts: list = [None] * len(designs)  # each endpoint's last analysis data
     active = [True] * len(designs)
-    event_days = [_event_days(cohort, d.name, enrolled) for d in designs]
+    event_days = [_event_days(cohort, d, enrolled) for d in designs]
     while any(active):
         upcoming = []
         for index, design in enumerate(designs):
@@ -209,7 +230,7 @@ def analyse(
                 if day < closed_day:
                     closed_day = day
                     enrolled = int(np.searchsorted(cohort.registration_day, day, side="right"))
-                    event_days = [_event_days(cohort, d.name, enrolled) for d in designs]
+                    event_days = [_event_days(cohort, d, enrolled) for d in designs]
     results = tuple(
         _estimates(design.name, tuple(endpoint_looks), last_cut, stratified)
         for design, endpoint_looks, last_cut in zip(designs, looks, last_cuts, strict=True)
@@ -234,11 +255,13 @@ def _next_look_day(design: EndpointDesign, done: int, event_days: np.ndarray) ->
 def _look(cohort, design, previous, day, final, enrolled, scan_interval_days, stratified):
     """(the look, its data and risk table) at `day`, or None when no information was added since
     the previous look."""
-    time, event, arm, stratum = cut(cohort, design.name, day, enrolled, scan_interval_days)
+    time, event, arm, stratum = cut(cohort, design.name, day, enrolled, scan_interval_days,
+                                    _compared_arms(cohort, design))
     events = int(event.sum())
     if events == 0 or (previous and events <= previous[-1].events):
         return None
-    table = logrank.risk_table_unchecked(time, event, arm == 1, stratum if stratified else None)
+    group = arm == design.comparison
+    table = logrank.risk_table_unchecked(time, event, group, stratum if stratified else None)
     test = logrank.logrank_from_table(table)
     z = test.z
     fractions = (*(look.information_fraction for look in previous), events / design.max_events)
@@ -253,25 +276,25 @@ def _look(cohort, design, previous, day, final, enrolled, scan_interval_days, st
         decision = CONTINUE
     look = Look(design.name, len(previous) + 1, day, events, fractions[-1], z, efficacy_z,
                 futility_z, decision)
-    return look, (time, event, arm, table, math.log(test.hazard_ratio))
+    return look, (time, event, group, table, math.log(test.hazard_ratio))
 
 
 def _estimates(name: str, looks: tuple[Look, ...], last_cut, stratified: bool) -> EndpointResult:
     if not looks:
         return EndpointResult(name, looks, math.nan, (math.nan, math.nan))
-    time, event, arm, table, peto_log_hr = last_cut
+    time, event, group, table, peto_log_hr = last_cut
     fit = cox.cox_from_table(table, initial_log_hr=peto_log_hr, with_loglik=False)
     experimental_risk = table.at_risk_experimental
     experimental_events = table.events_experimental
     medians = []
-    for group, at_risk, events in (
-        (0, table.at_risk - experimental_risk, table.events - experimental_events),
-        (1, experimental_risk, experimental_events),
+    for member, at_risk, events in (
+        (False, table.at_risk - experimental_risk, table.events - experimental_events),
+        (True, experimental_risk, experimental_events),
     ):
-        mine = time[arm == group]
+        mine = time[group == member]
         if stratified or not mine.size:  # the rows are per stratum: not one curve
             median = (
-                survival.km_median_and_survival_at(mine, event[arm == group], 0.0)[0]
+                survival.km_median_and_survival_at(mine, event[group == member], 0.0)[0]
                 if mine.size else math.nan
             )
         else:
@@ -282,11 +305,11 @@ def _estimates(name: str, looks: tuple[Look, ...], last_cut, stratified: bool) -
 
 
 def metric_spec(designs: tuple[EndpointDesign, ...]) -> tuple[tuple[str, str], ...]:
-    """(name, kind) of a randomized trial's metrics; endpoint metrics carry a _pfs / _os suffix
-    when there are two endpoints."""
+    """(name, kind) of a randomized trial's metrics; a comparison's metrics carry its label
+    (_pfs / _os with two endpoints, then the experimental arm's name with several arms)."""
     spec: list[tuple[str, str]] = []
     for design in designs:
-        suffix = f"_{design.name}" if len(designs) > 1 else ""
+        suffix = design.label
         spec.append((f"reject_h0{suffix}", PROPORTION))
         spec += [(f"reject_at_look_{k}{suffix}", PROPORTION) for k in range(1, design.looks + 1)]
         if design.futility is not None:

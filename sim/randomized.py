@@ -24,6 +24,7 @@ Outcome model, per arm (hazards in days; H(t) = c t^k, Weibull shape k, k = 1 ex
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,7 @@ class RandomizedPlan:
         )
         allocation = PermutedBlockDesign(
             arms=tuple(design.arms),
-            ratio=tuple(design.ratio),
+            ratio=design.allocation_ratio,
             block_sizes=tuple(design.block_sizes),
             factors=factors,
             stratify=design.stratify,
@@ -89,8 +90,7 @@ class RandomizedPlan:
             grids = np.meshgrid(*per_level, indexing="ij")
             multipliers = np.prod([grid.ravel() for grid in grids], axis=0)
         crossover = design.crossover
-        os_hr = endpoints["os"].hazard_ratio if "os" in endpoints else math.nan
-        share = design.ratio[1] / sum(design.ratio)
+        os_hr = endpoints["os"].hazard_ratios[0] if "os" in endpoints else math.nan
         scan_weeks = scenario.treatment.scan_interval_weeks
         return cls(
             arrivals=Arrivals(
@@ -122,7 +122,12 @@ class RandomizedPlan:
                 os_hr if crossover is None or crossover.hazard_ratio is None
                 else crossover.hazard_ratio
             ),
-            designs=tuple(endpoint_design(name, e, share) for name, e in design.endpoints),
+            designs=tuple(
+                endpoint_design(name, endpoint, design.allocation_ratio, comparison,
+                                _label(name, design, comparison))
+                for name, endpoint in design.endpoints
+                for comparison in range(1, len(design.arms))
+            ),
         )
 
 
@@ -130,18 +135,34 @@ def _rates(endpoint: EndpointSection | None, shape: float) -> np.ndarray | None:
     if endpoint is None:
         return None
     control = LN2 / (endpoint.control_median_months * DAYS_PER_MONTH) ** shape
-    return np.array([control, control * endpoint.hazard_ratio])
+    return np.array([control, *(control * ratio for ratio in endpoint.hazard_ratios)])
+
+
+def _label(name: str, design, comparison: int) -> str:
+    """Metric-name suffix: the endpoint when there are two, the arm when there are several."""
+    label = f"_{name}" if len(design.endpoints) > 1 else ""
+    if len(design.arms) > 2:
+        label += "_" + re.sub(r"[^a-z0-9]+", "_", design.arms[comparison].lower()).strip("_")
+    return label
 
 
 def endpoint_design(
-    name: str, endpoint: EndpointSection, experimental_share: float
+    name: str,
+    endpoint: EndpointSection,
+    ratio: tuple[int, ...],
+    comparison: int = 1,
+    label: str = "",
 ) -> EndpointDesign:
-    """The group-sequential plan of one endpoint section.
+    """The group-sequential plan of one endpoint section, for experimental arm `comparison`
+    against control (with several experimental arms each comparison gets alpha / (arms - 1),
+    Bonferroni, and its events count the patients of the two arms compared).
 
     Beta-spending futility is spent under the drift of `design_hazard_ratio` at the planned
-    events, -log(HR) sqrt(d w (1 - w)) with w the experimental share (Schoenfeld 1981); without
-    it, under the drift at which the bounds meet at the final look (rpact's convention).
+    events, -log(HR) sqrt(d w (1 - w)) with w the experimental share of the two arms (Schoenfeld
+    1981); without it, under the drift at which the bounds meet at the final look (rpact's
+    convention).
     """
+    experimental_share = ratio[comparison] / (ratio[0] + ratio[comparison])
     futility = None
     if endpoint.futility == "beta-spending":
         futility = group_sequential.BetaSpendingFutility(
@@ -160,7 +181,7 @@ def endpoint_design(
         drift = -math.log(endpoint.design_hazard_ratio) * math.sqrt(information)
     return EndpointDesign(
         name=name,
-        alpha=endpoint.alpha,
+        alpha=endpoint.alpha / (len(ratio) - 1),
         planned_events=tuple(endpoint.planned_events) if endpoint.planned_events else None,
         look_days=(
             tuple(m * DAYS_PER_MONTH for m in endpoint.look_months)
@@ -171,6 +192,8 @@ def endpoint_design(
         futility=futility,
         binding=endpoint.binding_futility,
         drift=drift,
+        comparison=comparison,
+        label=label,
     )
 
 
@@ -247,7 +270,8 @@ def simulate_cohort(
     pfs_event = np.minimum(seen, death)
     pfs_event[pfs_event > dropout] = math.inf
     os_event = np.where(death <= dropout, death, math.inf)
-    cohort = RandomizedCohort(registration, arm, stratum, pfs_event, os_event, dropout, switched)
+    cohort = RandomizedCohort(registration, arm, stratum, pfs_event, os_event, dropout, switched,
+                              len(plan.allocation.arms))
     return cohort, closed
 
 

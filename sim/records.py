@@ -113,9 +113,10 @@ class RandomizedCohort:
     """
 
     registration_day: np.ndarray
-    arm: np.ndarray  # 0 control, 1 experimental
+    arm: np.ndarray  # 0 control, 1.. experimental
     stratum: np.ndarray  # index into the randomization design's strata
     pfs_event_time: np.ndarray  # progression seen (at a scan, or continuous) or death
     os_event_time: np.ndarray
     dropout_time: np.ndarray
     switched: np.ndarray  # bool: a control patient crossed over at progression
+    arms: int = 2  # number of arms (arm 0 is control)

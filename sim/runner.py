@@ -174,17 +174,18 @@ def _randomized_reference(scenario: Scenario) -> dict[str, float]:
     Biometrika 68:316): the log-rank z at d events is normal with mean -log(HR) sqrt(d w (1 - w)),
     w the experimental share, with the planned looks and bounds (futility obeyed)."""
     design = scenario.randomized
-    share = design.ratio[1] / sum(design.ratio)
+    ratio = design.allocation_ratio
+    endpoints = dict(design.endpoints)
     figures = {}
-    plans = RandomizedPlan.from_scenario(scenario).designs
-    for (name, endpoint), plan in zip(design.endpoints, plans, strict=True):
-        suffix = f"_{name}" if len(plans) > 1 else ""
-        drift = -math.log(endpoint.hazard_ratio) * math.sqrt(plan.max_events * share * (1 - share))
+    for plan in RandomizedPlan.from_scenario(scenario).designs:
+        share = ratio[plan.comparison] / (ratio[0] + ratio[plan.comparison])
+        hazard_ratio = endpoints[plan.name].hazard_ratios[plan.comparison - 1]
+        drift = -math.log(hazard_ratio) * math.sqrt(plan.max_events * share * (1 - share))
         planned = plan.planned
         crossing = gs.crossing_probabilities(
             planned.information_fractions, planned.efficacy_z, planned.futility_z, drift
         )
-        figures[f"schoenfeld_reject_h0{suffix}"] = crossing.rejection
+        figures[f"schoenfeld_reject_h0{plan.label}"] = crossing.rejection
     return figures
 
 

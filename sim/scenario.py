@@ -201,7 +201,9 @@ ENDPOINT_NAMES = ("pfs", "os")
 
 class EndpointSection(_Section):
     control_median_months: PositiveNumber
-    hazard_ratio: PositiveNumber  # the truth simulated, experimental over control
+    # The truth simulated, experimental over control: one per experimental arm (a number for two
+    # arms).
+    hazard_ratio: PositiveNumber | Annotated[list[PositiveNumber], Field(min_length=1)]
     model: Literal["exponential", "weibull"] = "exponential"
     weibull_shape: PositiveNumber | None = None
     alpha: Annotated[float, Field(gt=0, lt=0.5)]  # one-sided, this endpoint's share
@@ -224,11 +226,18 @@ class EndpointSection(_Section):
     def looks(self) -> int:
         return len(self.planned_events or self.look_months)
 
+    @property
+    def hazard_ratios(self) -> tuple[float, ...]:
+        """One hazard ratio per experimental arm."""
+        if isinstance(self.hazard_ratio, list):
+            return tuple(self.hazard_ratio)
+        return (self.hazard_ratio,)
+
 
 class RandomizedSection(_Section):
     n: Annotated[int, Field(ge=2)]
-    arms: Annotated[list[str], Field(min_length=2, max_length=2)]  # control first
-    ratio: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)] = [1, 1]
+    arms: Annotated[list[str], Field(min_length=2)]  # control first
+    ratio: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2)] | None = None
     block_sizes: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] = [4]
     factors: list[FactorSection] = []
     stratify: bool = True
@@ -237,6 +246,10 @@ class RandomizedSection(_Section):
     crossover: CrossoverSection | None = None
     pfs: EndpointSection | None = None
     os: EndpointSection | None = None
+
+    @property
+    def allocation_ratio(self) -> tuple[int, ...]:
+        return tuple(self.ratio) if self.ratio is not None else (1,) * len(self.arms)
 
     @property
     def endpoints(self) -> tuple[tuple[str, EndpointSection], ...]:
@@ -742,13 +755,19 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
             "not modelled for [randomized] trials: every randomized patient is analysed (ITT)"
         )
     if len(set(design.arms)) != len(design.arms):
-        return "randomized.arms", f"= {design.arms}: expected two distinct names, control first"
-    ratio_sum = sum(design.ratio)
+        return "randomized.arms", f"= {design.arms}: expected distinct names, control first"
+    arms = len(design.arms)
+    if design.ratio is not None and len(design.ratio) != arms:
+        return "randomized.ratio", (
+            f"= {design.ratio}: expected one integer per arm ({arms}, control first)"
+        )
+    ratio = design.allocation_ratio
+    ratio_sum = sum(ratio)
     for size in design.block_sizes:
         if size % ratio_sum:
             return "randomized.block_sizes", (
                 f"= {design.block_sizes}: each size must be a multiple of the ratio sum "
-                f"{ratio_sum} (ratio {':'.join(map(str, design.ratio))})"
+                f"{ratio_sum} (ratio {':'.join(map(str, ratio))})"
             )
     for index, factor in enumerate(design.factors):
         where = f"randomized.factors[{index}]"
@@ -767,6 +786,11 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
     if not design.endpoints:
         return "randomized.pfs", "missing: give [randomized.pfs], [randomized.os] or both"
     for name, endpoint in design.endpoints:
+        if len(endpoint.hazard_ratios) != arms - 1:
+            return f"randomized.{name}.hazard_ratio", (
+                f"= {_toml_repr(endpoint.hazard_ratio)}: expected one hazard ratio per "
+                f"experimental arm ({arms - 1})"
+            )
         problem = _endpoint_problem(endpoint, f"randomized.{name}", design.n)
         if problem is not None:
             return problem
@@ -778,19 +802,23 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
                 "and progression from the hazard difference)"
             )
         shape = 1.0 if pfs.weibull_shape is None else pfs.weibull_shape
-        for arm, (pfs_hr, os_hr) in (("control", (1.0, 1.0)),
-                                     ("experimental", (pfs.hazard_ratio, os.hazard_ratio))):
+        ratios = zip((1.0, *pfs.hazard_ratios), (1.0, *os.hazard_ratios), strict=True)
+        for arm, (pfs_hr, os_hr) in zip(design.arms, ratios, strict=True):
             pfs_median = pfs.control_median_months * pfs_hr ** (-1 / shape)
             os_median = os.control_median_months * os_hr ** (-1 / shape)
             if not pfs_median < os_median:
                 return "randomized.os.control_median_months", (
-                    f"the {arm} arm's median PFS ({pfs_median:.3g} months) is not shorter than "
+                    f'arm "{arm}": its median PFS ({pfs_median:.3g} months) is not shorter than '
                     f"its median OS ({os_median:.3g}): PFS counts deaths, so it must be"
                 )
     if design.crossover is not None and len(design.endpoints) != 2:
         return "randomized.crossover", (
             "switching happens at progression and changes survival: needs both "
             "[randomized.pfs] and [randomized.os]"
+        )
+    if design.crossover is not None and design.crossover.hazard_ratio is None and arms > 2:
+        return "randomized.crossover.hazard_ratio", (
+            "missing: with several experimental arms, say the death hazard ratio after switching"
         )
     return None
 

@@ -235,3 +235,23 @@ def test_event_driven_looks_count_exactly_the_planned_events():
                 planned = design.planned_events[look.look - 1]
                 shortfall = look is endpoint.looks[-1] and look.events < planned
                 assert look.events == planned or shortfall, (replicate, look)
+
+
+def test_two_experimental_arms_against_one_control_keep_the_familywise_error():
+    """Three arms 1:1:1, each experimental arm against control at alpha / 2 (Bonferroni), one
+    look at 300 events of the two arms compared, all hazard ratios 1. The two log-rank z share
+    the control arm: asymptotically bivariate normal with correlation 1/2 (Dunnett 1955, JASA
+    50:1096), so P(reject either) = 1 - P(Z1 < c, Z2 < c), c = z_{1 - 0.0125}."""
+    from scipy.stats import multivariate_normal
+
+    randomized = {
+        "n": 900, "arms": ["control", "low", "high"], "block_sizes": [3, 6],
+        "pfs": {"control_median_months": 6.4, "hazard_ratio": [1.0, 1.0], "alpha": 0.025,
+                "planned_events": [300]},
+    }
+    result = run(_scenario(randomized, {"scan_interval_weeks": 8}), REPS, seed=19)
+    for arm in ("low", "high"):
+        _within_3_se(result.metrics[f"reject_h0_{arm}"], 0.0125)
+    c = ndtri(1 - 0.0125)
+    both_below = multivariate_normal([0, 0], [[1, 0.5], [0.5, 1]]).cdf([c, c])
+    _within_3_se(result.metrics["reject_any"], 1 - both_below)
