@@ -24,6 +24,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtri
 
 from sim.estimates import MEAN, PROPORTION
 from sim.records import RandomizedCohort
@@ -74,25 +76,73 @@ class EndpointDesign:
         return tuple((k + 1) / self.looks for k in range(self.looks))
 
     def bounds(self, fractions: tuple[float, ...], final: bool) -> tuple[float, float]:
-        """(efficacy z, futility z) at the last of `fractions`, the observed information so far;
-        futility is -inf without a futility rule and at the final look."""
+        """(efficacy z, futility z) at the last of `fractions`, the observed information so far
+        (every look analysed, in order); futility is -inf without a futility rule and at the
+        final look.
+
+        Spending functions: the Lan-DeMets bounds at these fractions, the last spending what is
+        left when `final`. Classical rules (Wang-Tsiatis, Haybittle-Peto) keep the planned
+        constant at interims (c t^(delta - 1/2) with t the fraction of the planned maximum; the
+        interim z), and a final look at other than the planned information is solved so that
+        the bounds actually applied have size alpha.
+        """
         key = (fractions, final)
         if key not in self._bounds:
+            k = len(fractions) - 1
             if self.planned_events is not None and fractions == self.planned_fractions()[
                 : len(fractions)
             ] and final == (len(fractions) == self.looks):
-                result = self.planned
-            else:
+                bounds = self.planned.efficacy_z[k], self._planned_futility(k, final)
+            elif isinstance(self.efficacy, group_sequential.SpendingFunction):
                 result = group_sequential.group_sequential_boundaries(
                     fractions, self.alpha, self.efficacy, self.futility,
                     binding=self.binding, drift=self.drift, last_is_final=final,
                 )
-            k = len(fractions) - 1
-            futility = -math.inf
-            if result.futility_z is not None and not final:
-                futility = result.futility_z[k]
-            self._bounds[key] = (result.efficacy_z[k], futility)
+                futility = -math.inf
+                if result.futility_z is not None and not final:
+                    futility = result.futility_z[k]
+                bounds = result.efficacy_z[k], futility
+            elif not final:
+                bounds = self._classical_interim(fractions[-1]), self._fixed_futility(k)
+            else:
+                bounds = self._classical_final(fractions), -math.inf
+            self._bounds[key] = bounds
         return self._bounds[key]
+
+    def _planned_futility(self, k: int, final: bool) -> float:
+        if final or self.planned.futility_z is None:
+            return -math.inf
+        return self.planned.futility_z[k]
+
+    def _fixed_futility(self, k: int) -> float:
+        if not isinstance(self.futility, group_sequential.FixedFutility):
+            return -math.inf
+        z = self.futility.z
+        return z if isinstance(z, float | int) else z[min(k, len(z) - 1)]
+
+    def _classical_interim(self, fraction: float) -> float:
+        if isinstance(self.efficacy, group_sequential.HaybittlePeto):
+            return self.efficacy.interim_z
+        constant = self.planned.efficacy_z[-1]  # c of b_k = c t_k^(delta - 1/2), t_K = 1
+        return constant * fraction ** (self.efficacy.delta - 0.5)
+
+    def _classical_final(self, fractions: tuple[float, ...]) -> float:
+        """The final bound giving size alpha with the interim bounds applied before it."""
+        rule = self.efficacy
+        if isinstance(rule, group_sequential.HaybittlePeto) and not rule.adjust_final:
+            return float(ndtri(1.0 - self.alpha))
+        interims = [self.bounds(fractions[: j + 1], False) for j in range(len(fractions) - 1)]
+        futility = None
+        if self.binding and self.futility is not None:
+            futility = [f for _, f in interims] + [-math.inf]
+        efficacy = [e for e, _ in interims]
+
+        def excess(bound: float) -> float:
+            return group_sequential.crossing_probabilities(
+                fractions, [*efficacy, bound], futility, 0.0
+            ).rejection - self.alpha
+
+        return float(brentq(excess, -10.0, 40.0, xtol=1e-10))
 
 
 @dataclass(frozen=True)
@@ -116,6 +166,7 @@ class EndpointResult:
     looks: tuple[Look, ...]
     hazard_ratio: float  # Cox, experimental / control, at the last analysis (nan if none)
     median_months: tuple[float, float]  # Kaplan-Meier, control and experimental (nan: not reached)
+    last_day: float  # the day of its last look (analysed or not); nan if it had none
 
     @property
     def rejected(self) -> bool:
@@ -124,10 +175,6 @@ class EndpointResult:
     @property
     def events(self) -> int:
         return self.looks[-1].events if self.looks else 0
-
-    @property
-    def last_day(self) -> float:
-        return self.looks[-1].day if self.looks else math.nan
 
 
 @dataclass(frozen=True)
@@ -139,7 +186,9 @@ class TrialResult:
 
     @property
     def duration_days(self) -> float:
-        return max(endpoint.last_day for endpoint in self.endpoints)
+        """Days to the last look of any endpoint (to the close of accrual if none had a look)."""
+        days = [e.last_day for e in self.endpoints if not math.isnan(e.last_day)]
+        return max(days) if days else self.accrual_closed_day
 
 
 def cut(
@@ -202,6 +251,8 @@ def analyse(
     closed_day = accrual_closed_day
     stopped_early = False
     looks: list[list[Look]] = [[] for _ in designs]
+    done = [0] * len(designs)  # looks reached (analysed or skipped for want of information)
+    last_day = [math.nan] * len(designs)
     last_cuts: list = [None] * len(designs)  # each endpoint's last analysis data
     active = [True] * len(designs)
     event_days = [_event_days(cohort, d, enrolled) for d in designs]
@@ -209,7 +260,7 @@ def analyse(
         upcoming = []
         for index, design in enumerate(designs):
             if active[index]:
-                day, final = _next_look_day(design, len(looks[index]), event_days[index])
+                day, final = _next_look_day(design, done[index], event_days[index])
                 if math.isnan(day):  # no further event will be seen: nothing to analyse
                     active[index] = False
                 else:
@@ -218,22 +269,33 @@ def analyse(
             break
         day, index, final = min(upcoming)
         design = designs[index]
-        analysed = _look(cohort, design, looks[index], day, final, enrolled, scan_interval_days,
-                         stratified)
+        done[index] += 1
+        last_day[index] = day
+        analysed = _look(cohort, design, looks[index], done[index], day, final, enrolled,
+                         scan_interval_days, stratified)
         if analysed is not None:
-            look, last_cuts[index] = analysed
+            look, cut_data = analysed
             looks[index].append(look)
-        if analysed is None or look.decision != CONTINUE:
+            if cut_data is not None:
+                last_cuts[index] = cut_data
+        if final or (analysed is not None and look.decision != CONTINUE):
             active[index] = False
-            if analysed is not None and not final and not stopped_early:
+            if not final and not stopped_early:  # an interim stop: accrual closes today
                 stopped_early = True
                 if day < closed_day:
                     closed_day = day
                     enrolled = int(np.searchsorted(cohort.registration_day, day, side="right"))
                     event_days = [_event_days(cohort, d, enrolled) for d in designs]
+    analysed_days = [day for day in last_day if not math.isnan(day)]
+    if analysed_days and max(analysed_days) < closed_day:
+        # Every analysis is done before accrual would have closed: it closes then.
+        closed_day = max(analysed_days)
+        enrolled = int(np.searchsorted(cohort.registration_day, closed_day, side="right"))
     results = tuple(
-        _estimates(design.name, tuple(endpoint_looks), last_cut, stratified)
-        for design, endpoint_looks, last_cut in zip(designs, looks, last_cuts, strict=True)
+        _estimates(design.name, tuple(endpoint_looks), last_cut, stratified, day)
+        for design, endpoint_looks, last_cut, day in zip(
+            designs, looks, last_cuts, last_day, strict=True
+        )
     )
     return TrialResult(results, enrolled, closed_day, stopped_early)
 
@@ -252,18 +314,34 @@ def _next_look_day(design: EndpointDesign, done: int, event_days: np.ndarray) ->
     return float(event_days[-1]), True
 
 
-def _look(cohort, design, previous, day, final, enrolled, scan_interval_days, stratified):
-    """(the look, its data and risk table) at `day`, or None when no information was added since
-    the previous look."""
+def _look(cohort, design, previous, number, day, final, enrolled, scan_interval_days, stratified):
+    """Look `number` (1-based, as planned) at `day`: (the look, its data and risk table), or
+    None when there is nothing to analyse. An interim without new information since the
+    previous analysis is skipped (it spends nothing); a final without new information tests the
+    previous analysis's z against the final bound at that information (spending what is left)."""
     time, event, arm, stratum = cut(cohort, design.name, day, enrolled, scan_interval_days,
                                     _compared_arms(cohort, design))
     events = int(event.sum())
-    if events == 0 or (previous and events <= previous[-1].events):
+    if previous and events <= previous[-1].events:
+        if not final:
+            return None
+        last = previous[-1]
+        fractions = tuple(look.information_fraction for look in previous)
+        efficacy_z, _ = design.bounds(fractions, final=True)
+        decision = EFFICACY if last.z >= efficacy_z else NOT_REJECTED
+        return Look(design.name, number, day, last.events, last.information_fraction, last.z,
+                    efficacy_z, -math.inf, decision), None
+    if events == 0:
         return None
     group = arm == design.comparison
     table = logrank.risk_table_unchecked(time, event, group, stratum if stratified else None)
     test = logrank.logrank_from_table(table)
     z = test.z
+    # Peto's log hazard ratio, the Cox fit's starting point (0 when it is undefined).
+    peto_log_hr = (
+        (test.observed_experimental - test.expected_experimental) / test.variance
+        if test.variance > 0 else 0.0
+    )
     fractions = (*(look.information_fraction for look in previous), events / design.max_events)
     efficacy_z, futility_z = design.bounds(fractions, final)
     if z >= efficacy_z:
@@ -274,14 +352,16 @@ def _look(cohort, design, previous, day, final, enrolled, scan_interval_days, st
         decision = FUTILITY
     else:
         decision = CONTINUE
-    look = Look(design.name, len(previous) + 1, day, events, fractions[-1], z, efficacy_z,
-                futility_z, decision)
-    return look, (time, event, group, table, math.log(test.hazard_ratio))
+    look = Look(design.name, number, day, events, fractions[-1], z, efficacy_z, futility_z,
+                decision)
+    return look, (time, event, group, table, peto_log_hr)
 
 
-def _estimates(name: str, looks: tuple[Look, ...], last_cut, stratified: bool) -> EndpointResult:
+def _estimates(
+    name: str, looks: tuple[Look, ...], last_cut, stratified: bool, last_day: float
+) -> EndpointResult:
     if not looks:
-        return EndpointResult(name, looks, math.nan, (math.nan, math.nan))
+        return EndpointResult(name, looks, math.nan, (math.nan, math.nan), last_day)
     time, event, group, table, peto_log_hr = last_cut
     fit = cox.cox_from_table(table, initial_log_hr=peto_log_hr, with_loglik=False)
     experimental_risk = table.at_risk_experimental
@@ -301,7 +381,7 @@ def _estimates(name: str, looks: tuple[Look, ...], last_cut, stratified: bool) -
             median = survival.km_median_from_risk_sets(table.time, at_risk, events, mine.max())
         medians.append(median / DAYS_PER_MONTH)
     hazard_ratio = fit.hazard_ratio if fit.converged else math.nan
-    return EndpointResult(name, looks, hazard_ratio, (medians[0], medians[1]))
+    return EndpointResult(name, looks, hazard_ratio, (medians[0], medians[1]), last_day)
 
 
 def metric_spec(designs: tuple[EndpointDesign, ...]) -> tuple[tuple[str, str], ...]:

@@ -785,13 +785,15 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
         return "randomized.stratified_test", "needs [[randomized.factors]] to stratify by"
     if not design.endpoints:
         return "randomized.pfs", "missing: give [randomized.pfs], [randomized.os] or both"
+    # Events of a comparison come from its two arms' patients.
+    compared = min(ratio[0] + r for r in ratio[1:]) / ratio_sum if arms > 2 else 1.0
     for name, endpoint in design.endpoints:
         if len(endpoint.hazard_ratios) != arms - 1:
             return f"randomized.{name}.hazard_ratio", (
                 f"= {_toml_repr(endpoint.hazard_ratio)}: expected one hazard ratio per "
                 f"experimental arm ({arms - 1})"
             )
-        problem = _endpoint_problem(endpoint, f"randomized.{name}", design.n)
+        problem = _endpoint_problem(endpoint, f"randomized.{name}", int(design.n * compared))
         if problem is not None:
             return problem
     if len(design.endpoints) == 2:
@@ -842,7 +844,8 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
     if events is not None:
         if events[-1] > n:
             return f"{where}.planned_events", (
-                f"= {events}: at most randomized.n ({n}) events can happen"
+                f"= {events}: at most {n} events can happen (randomized.n, or with more than "
+                f"two arms the patients of the two arms compared)"
             )
         if endpoint.max_events is not None:
             return f"{where}.max_events", "only applies with look_months (looks by date)"
@@ -863,9 +866,24 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
     if endpoint.futility != "none" and len(looks) < 2:
         return f"{where}.futility", "needs at least one interim look"
     try:
-        gs.efficacy_rule(endpoint.efficacy, endpoint.efficacy_parameter)
-        if endpoint.futility == "beta-spending":
-            gs.SpendingFunction(endpoint.futility_spending, endpoint.futility_parameter)
+        rule = gs.efficacy_rule(endpoint.efficacy, endpoint.efficacy_parameter)
     except ValueError as error:
         return f"{where}.efficacy", f'= "{endpoint.efficacy}": {error}'
+    if not isinstance(rule, gs.SpendingFunction):
+        if months is not None:
+            return f"{where}.efficacy", (
+                f'= "{endpoint.efficacy}": classical bounds need looks by event count '
+                f"(planned_events); with look_months use a spending function (ld-obrien-fleming, "
+                f"ld-pocock, hwang-shih-decani, kim-demets)"
+            )
+        if endpoint.futility == "beta-spending":
+            return f"{where}.futility", (
+                f'"beta-spending" goes with a spending function for efficacy, not '
+                f'"{endpoint.efficacy}": use futility = "fixed" with futility_z'
+            )
+    if endpoint.futility == "beta-spending":
+        try:
+            gs.SpendingFunction(endpoint.futility_spending, endpoint.futility_parameter)
+        except ValueError as error:
+            return f"{where}.futility_spending", f'= "{endpoint.futility_spending}": {error}'
     return None

@@ -270,7 +270,7 @@ def test_randomized_trace_lists_patients_and_looks(tmp_path):
          "randomized.pfs.planned_events = [300, 200] is not allowed: expected strictly "
          "increasing"),
         (("run", RANDOMIZED, "--set", "randomized.pfs.planned_events=[5000]"),
-         "at most randomized.n (296) events"),
+         "at most 296 events can happen"),
         (("run", RANDOMIZED, "--set", "randomized.block_sizes=[3]"),
          "randomized.block_sizes = [3]: each size must be a multiple of the ratio sum 2"),
         (("run", RANDOMIZED, "--set", "randomized.pfs.efficacy=fancy"),

@@ -161,3 +161,58 @@ def test_the_other_endpoint_is_followed_after_an_early_stop():
     assert [look.day for look in os_looks] == [129, 139]
     assert [look.decision for look in os_looks] == [interim.CONTINUE, interim.NOT_REJECTED]
     assert result.duration_days == 139
+
+
+def test_a_look_without_events_is_skipped_and_a_final_without_new_events_retests():
+    # Events on days 40, 45 and 50 only. Looks by date on days 30 (no event: skipped, nothing
+    # spent), 60 (3 events) and 90 (still 3: the final tests look 2's z against the final bound
+    # at look 2's information, spending what is left).
+    cohort = _cohort([0, 5, 10, 15], [0, 1, 0, 1], [40, 40, 40, INF])
+    design = _design(look_days=(30.0, 60.0, 90.0), max_events=6)
+    (endpoint,) = interim.analyse(cohort, (design,), None, False, 15.0).endpoints
+    assert [look.look for look in endpoint.looks] == [2, 3]
+    interim_look, final_look = endpoint.looks
+    assert interim_look.events == final_look.events == 3 and final_look.z == interim_look.z
+    expected = gs.group_sequential_boundaries((0.5,), 0.025, design.efficacy)
+    assert final_look.efficacy_z == pytest.approx(expected.efficacy_z[0])
+    assert endpoint.last_day == 90.0
+
+
+def test_accrual_closes_at_the_final_analysis_if_that_comes_first():
+    # 10 patients randomized on days 0..9 would take accrual to day 9; the final look (2 events)
+    # is on day 3 (events on days 2 and 3): patients 5..10 are never randomized.
+    cohort = _cohort(list(range(10)), [0, 1] * 5, [2, 2] + [INF] * 8)
+    design = _design(planned_events=(2,))
+    result = interim.analyse(cohort, (design,), None, False, accrual_closed_day=9.0)
+    assert result.endpoints[0].last_day == 3.0
+    assert result.accrual_closed_day == 3.0 and result.n_enrolled == 4
+    assert not result.stopped_early and result.duration_days == 3.0
+
+
+def test_duration_skips_an_endpoint_that_never_had_a_look():
+    cohort = _cohort([0, 1, 2, 3], [0, 1, 0, 1], [INF] * 4, os=[10, 20, 30, 40])
+    pfs, os = _design(planned_events=(2,)), _design(planned_events=(4,), name="os")
+    result = interim.analyse(cohort, (pfs, os), None, False, 3.0)
+    assert result.endpoints[0].looks == () and math.isnan(result.endpoints[0].last_day)
+    assert result.duration_days == 43.0
+
+
+@pytest.mark.parametrize("efficacy", [gs.WangTsiatis(0.0), gs.WangTsiatis(0.5),
+                                      gs.HaybittlePeto(3.0)])
+def test_classical_bounds_keep_their_constant_and_a_short_final_has_size_alpha(efficacy):
+    """Interims at other than the planned information keep the planned constant
+    (c t^(delta - 1/2); Haybittle-Peto's 3), and a final look short of the planned information
+    is solved so the bounds applied have size alpha exactly (crossing_probabilities at drift 0).
+    """
+    design = _design(planned_events=(100, 200), efficacy=efficacy)
+    interim_z, _ = design.bounds((0.55,), final=False)
+    if isinstance(efficacy, gs.HaybittlePeto):
+        assert interim_z == 3.0
+    else:
+        constant = design.planned.efficacy_z[-1]
+        assert interim_z == pytest.approx(constant * 0.55 ** (efficacy.delta - 0.5))
+    final_z, _ = design.bounds((0.55, 0.8), final=True)
+    size = gs.crossing_probabilities((0.55, 0.8), (interim_z, final_z), None, 0.0).rejection
+    assert size == pytest.approx(0.025, abs=1e-8)
+    # At the planned information the planned bounds are used as they are.
+    assert design.bounds((0.5, 1.0), final=True)[0] == design.planned.efficacy_z[1]

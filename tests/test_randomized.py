@@ -8,6 +8,7 @@ and 0.009 for a power of 0.90.
 import math
 
 import numpy as np
+import pytest
 from scipy.special import ndtri
 
 from sim.randomized import RandomizedPlan, simulate_cohort, simulate_randomized
@@ -219,7 +220,9 @@ def test_rejections_per_look_agree_with_rpact_simulation():
     days = [simulate_randomized(plan, replicate_streams(13, i)).endpoints[0].looks[0].day
             for i in range(2000)]
     months = np.array(days) / DAYS_PER_MONTH
-    assert abs(months.mean() - 10.95162) <= 3 * months.std() / math.sqrt(months.size)
+    # rpact's mean has its own Monte Carlo error, from 10,000 trials of the same distribution.
+    se = months.std() * math.sqrt(1 / months.size + 1 / 10_000)
+    assert abs(months.mean() - 10.95162) <= 3 * se
 
 
 def test_event_driven_looks_count_exactly_the_planned_events():
@@ -255,3 +258,61 @@ def test_two_experimental_arms_against_one_control_keep_the_familywise_error():
     c = ndtri(1 - 0.0125)
     both_below = multivariate_normal([0, 0], [[1, 0.5], [0.5, 1]]).cdf([c, c])
     _within_3_se(result.metrics["reject_any"], 1 - both_below)
+
+
+def test_weibull_endpoints_and_prognostic_strata_have_their_medians():
+    """Weibull shape 1.5 shared by PFS and OS: P(T > median) = 1/2 in each arm, the
+    experimental median being control * HR^(-1/k); in the stratum whose hazard is doubled the
+    median is divided by 2^(1/k). SE 1/(2 sqrt(n))."""
+    shape = 1.5
+    weibull = {"model": "weibull", "weibull_shape": shape}
+    randomized = PFS_OS | {
+        "pfs": PFS_OS["pfs"] | weibull, "os": PFS_OS["os"] | weibull,
+        "factors": [{"name": "risk", "levels": ["low", "high"], "prevalences": [0.5, 0.5],
+                     "hazard_multipliers": [1.0, 2.0]}],
+    }
+    cohort = _big_cohort(randomized)
+    for arm, (pfs_hr, os_hr) in ((0, (1.0, 1.0)), (1, (0.65, 0.68))):
+        for stratum, multiplier in ((0, 1.0), (1, 2.0)):
+            mine = (cohort.arm == arm) & (cohort.stratum == stratum)
+            for times, control_median, hazard_ratio in (
+                (cohort.pfs_event_time, 6.4, pfs_hr), (cohort.os_event_time, 25.1, os_hr)
+            ):
+                median = control_median * (hazard_ratio * multiplier) ** (-1 / shape)
+                share = (times[mine] / DAYS_PER_MONTH > median).mean()
+                assert abs(share - 0.5) <= 3 * 0.5 / math.sqrt(mine.sum()), (arm, stratum)
+
+
+def test_haybittle_peto_with_three_looks_has_size_alpha():
+    """Haybittle-Peto (interim z 3, final adjusted), looks at 170, 339, 508 events, HR 1: size
+    0.025 within 3 SE; the interims spend P(Z_1 >= 3) and so on (crossing_probabilities)."""
+    randomized = _one_endpoint(1.0, [170, 339, 508], efficacy="haybittle-peto")
+    result = run(_scenario(randomized, {"scan_interval_weeks": 6}), REPS, seed=23)
+    _within_3_se(result.metrics["reject_h0"], 0.025)
+    planned = gs.group_sequential_boundaries(
+        [170 / 508, 339 / 508, 1.0], 0.025, gs.HaybittlePeto(3.0)
+    )
+    spent = np.diff(np.concatenate(([0.0], planned.alpha_spent)))
+    _within_3_se(result.metrics["reject_at_look_3"], spent[2])
+
+
+def test_the_stratified_look_is_the_stratified_log_rank_of_the_cut():
+    """With factors, each look's z is survdiff's stratified test of the cut (here against
+    sim.stats.logrank.logrank_test with strata, itself checked against R in its own tests), not
+    the unstratified one."""
+    from sim.interim import analyse, cut
+    from sim.stats.logrank import logrank_test
+
+    randomized = _one_endpoint(0.8, [150, 300]) | {
+        "n": 500, "factors": [{"name": "visceral", "levels": ["no", "yes"],
+                               "prevalences": [0.4, 0.6], "hazard_multipliers": [1.0, 3.0]}],
+    }
+    plan = RandomizedPlan.from_scenario(_scenario(randomized))
+    assert plan.stratified_test
+    cohort, closed = simulate_cohort(plan, replicate_streams(29, 0))
+    result = analyse(cohort, plan.designs, None, True, closed)
+    for look in result.endpoints[0].looks:
+        time, event, arm, stratum = cut(cohort, "pfs", look.day, result.n_enrolled, None)
+        stratified = logrank_test(time, event, arm, stratum).z
+        assert look.z == pytest.approx(stratified, abs=1e-12)
+        assert abs(look.z - logrank_test(time, event, arm).z) > 1e-6
