@@ -392,10 +392,9 @@ def metric_spec(designs: tuple[EndpointDesign, ...]) -> tuple[tuple[str, str], .
         suffix = design.label
         spec.append((f"reject_h0{suffix}", PROPORTION))
         spec += [(f"reject_at_look_{k}{suffix}", PROPORTION) for k in range(1, design.looks + 1)]
-        if design.futility is not None:
-            spec += [
-                (f"futility_at_look_{k}{suffix}", PROPORTION) for k in range(1, design.looks)
-            ]
+        spec += [
+            (f"futility_at_look_{k}{suffix}", PROPORTION) for k in range(1, design.looks + 1)
+        ]
         spec += [
             (f"events_mean{suffix}", MEAN),
             (f"analysis_months_mean{suffix}", MEAN),
@@ -424,11 +423,11 @@ def replicate_metrics(result: TrialResult, designs: tuple[EndpointDesign, ...]) 
             float(last is not None and last.look == k and last.decision == EFFICACY)
             for k in range(1, design.looks + 1)
         ]
-        if design.futility is not None:
-            values += [
-                float(last is not None and last.look == k and last.decision == FUTILITY)
-                for k in range(1, design.looks)
-            ]
+        # Ended at look k without rejecting: a futility stop, or a final look not crossed.
+        values += [
+            float(last is not None and last.look == k and last.decision in (FUTILITY, NOT_REJECTED))
+            for k in range(1, design.looks + 1)
+        ]
         values += [
             float(endpoint.events),
             endpoint.last_day / DAYS_PER_MONTH,

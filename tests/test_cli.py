@@ -239,6 +239,8 @@ def test_randomized_run_reports_each_look_and_is_the_same_whatever_the_workers(t
     metrics = outputs[0]["metrics"]
     looks = [metrics[f"reject_at_look_{k}_os"]["estimate"] for k in (1, 2, 3)]
     assert sum(looks) == pytest.approx(metrics["reject_h0_os"]["estimate"])
+    ended = [metrics[f"futility_at_look_{k}_os"]["estimate"] for k in (1, 2, 3)]
+    assert sum(looks) + sum(ended) == pytest.approx(1.0)
     for name in ("reject_h0_pfs", "hr_estimate_mean_os", "events_mean_pfs", "n_enrolled_mean",
                  "duration_months_mean", "stopped_early", "reject_any"):
         assert name in metrics

@@ -188,9 +188,19 @@ def test_futility_stops_under_the_null_match_the_numerical_integration():
     crossing = gs.crossing_probabilities(
         plan.information_fractions, plan.efficacy_z, plan.futility_z, 0.0
     )
-    for look in (1, 2):
+    # Look 3: ending without rejecting at the final look (the bounds meet there).
+    for look in (1, 2, 3):
         _within_3_se(result.metrics[f"futility_at_look_{look}"], crossing.futility[look - 1])
     _within_3_se(result.metrics["reject_h0"], crossing.rejection)
+
+
+def test_binding_futility_bounds_have_size_alpha_when_obeyed():
+    """Binding beta-spending futility: the efficacy bounds assume futility stops are obeyed (as
+    the simulation does), so the size is alpha itself, not below it as when non-binding."""
+    randomized = _one_endpoint(1.0, [170, 339, 508], futility="beta-spending", beta=0.1,
+                               design_hazard_ratio=0.75, binding_futility=True)
+    result = run(_scenario(randomized), REPS, seed=31)
+    _within_3_se(result.metrics["reject_h0"], 0.025)
 
 
 def test_rejections_per_look_agree_with_rpact_simulation():
