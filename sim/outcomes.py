@@ -75,3 +75,41 @@ class PiecewiseExponential:
         days = np.asarray(days, dtype=float)
         piece = np.searchsorted(starts, days, side="right") - 1
         return np.exp(-(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece])))
+
+
+@dataclass(frozen=True)
+class PiecewiseHazard:
+    """A piecewise-constant hazard (per day) as a cumulative hazard H(t) and its inverse.
+
+    Piece j covers [breaks[j-1], breaks[j]) with hazard `hazards_per_day[j]` (>= 0; the last piece
+    is open). `inverse(x)` is the time at which H reaches x: for x a unit exponential that is a
+    draw of the time to event (0 hazard in the last piece: never, inf).
+    """
+
+    breaks_days: tuple[float, ...]
+    hazards_per_day: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        starts = np.concatenate(([0.0], self.breaks_days))
+        hazards = np.asarray(self.hazards_per_day, dtype=float)
+        if hazards.size != starts.size or (hazards < 0).any():
+            raise ValueError("one hazard >= 0 per piece, one more than the breaks")
+        cumulative = np.concatenate(([0.0], np.cumsum(hazards[:-1] * np.diff(starts))))
+        object.__setattr__(self, "_starts", starts)
+        object.__setattr__(self, "_hazards", hazards)
+        object.__setattr__(self, "_cumulative_at_start", cumulative)
+
+    def cumulative(self, days: np.ndarray) -> np.ndarray:
+        days = np.asarray(days, dtype=float)
+        piece = np.searchsorted(self._starts, days, side="right") - 1
+        elapsed = days - self._starts[piece]
+        return self._cumulative_at_start[piece] + self._hazards[piece] * elapsed
+
+    def inverse(self, cumulative: np.ndarray) -> np.ndarray:
+        target = np.asarray(cumulative, dtype=float)
+        # "right": a piece of zero hazard has the same start as the next, which is taken.
+        piece = np.searchsorted(self._cumulative_at_start, target, side="right") - 1
+        hazard = self._hazards[piece]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            elapsed = (target - self._cumulative_at_start[piece]) / hazard
+        return self._starts[piece] + np.where(hazard > 0, elapsed, np.inf)

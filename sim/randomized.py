@@ -32,6 +32,7 @@ import numpy as np
 from sim.accrual import AccrualModel, first_arrival_days
 from sim.engine import accrual_model
 from sim.interim import EndpointDesign, TrialResult, analyse
+from sim.outcomes import PiecewiseHazard
 from sim.randomization import PermutedBlockDesign, StratificationFactor
 from sim.records import RandomizedCohort
 from sim.rng import ReplicateStreams
@@ -61,8 +62,11 @@ class RandomizedPlan:
     scan_interval_days: float | None  # None: progression seen the day it happens
     dropout_rate_per_day: float
     shape: float  # Weibull shape shared by both endpoints
-    pfs_rates: np.ndarray | None  # c of PFS in H(t) = c t^k, control and experimental
+    pfs_rates: np.ndarray | None  # c of PFS in H(t) = c t^k, per arm (control first)
     os_rates: np.ndarray | None
+    # Piecewise-exponential endpoints instead: per arm, the hazards of death and of progression.
+    os_hazards: tuple[PiecewiseHazard, ...] | None
+    progression_hazards: tuple[PiecewiseHazard, ...] | None
     crossover_probability: float
     crossover_hazard_ratio: float
     designs: tuple[EndpointDesign, ...]
@@ -117,6 +121,8 @@ class RandomizedPlan:
             shape=shape,
             pfs_rates=_rates(endpoints.get("pfs"), shape),
             os_rates=_rates(endpoints.get("os"), shape),
+            os_hazards=_piecewise(endpoints.get("os")),
+            progression_hazards=_piecewise(endpoints.get("pfs"), endpoints.get("os")),
             crossover_probability=0.0 if crossover is None else crossover.probability,
             crossover_hazard_ratio=(
                 os_hr if crossover is None or crossover.hazard_ratio is None
@@ -131,8 +137,24 @@ class RandomizedPlan:
         )
 
 
+def _piecewise(
+    endpoint: EndpointSection | None, less: EndpointSection | None = None
+) -> tuple[PiecewiseHazard, ...] | None:
+    """Per arm, the piecewise hazard of `endpoint` less that of `less` (progression: PFS - OS)."""
+    if endpoint is None or endpoint.model != "piecewise-exponential":
+        return None
+    breaks = tuple(m * DAYS_PER_MONTH for m in endpoint.piecewise_breaks_months)
+
+    def hazards(section: EndpointSection) -> np.ndarray:
+        medians = np.asarray(section.piecewise_control_medians_months) * DAYS_PER_MONTH
+        return np.outer((1.0, *section.hazard_ratios), LN2 / medians)
+
+    per_arm = hazards(endpoint) - (hazards(less) if less is not None else 0.0)
+    return tuple(PiecewiseHazard(breaks, tuple(np.maximum(row, 0.0))) for row in per_arm)
+
+
 def _rates(endpoint: EndpointSection | None, shape: float) -> np.ndarray | None:
-    if endpoint is None:
+    if endpoint is None or endpoint.model == "piecewise-exponential":
         return None
     control = LN2 / (endpoint.control_median_months * DAYS_PER_MONTH) ** shape
     return np.array([control, *(control * ratio for ratio in endpoint.hazard_ratios)])
@@ -235,21 +257,32 @@ def simulate_cohort(
         stratum = np.zeros(count, dtype=np.int64)
     arm = plan.allocation.assign_all(stratum, streams.allocation)
 
+    if plan.prognostic_strata:
+        hazard[:2] /= plan.stratum_multipliers[stratum]
+
     def event_times(rates: np.ndarray, cumulative_hazard: np.ndarray) -> np.ndarray:
-        rate = rates[arm]
-        if plan.prognostic_strata:
-            rate = rate * plan.stratum_multipliers[stratum]
-        times = cumulative_hazard / rate
+        times = cumulative_hazard / rates[arm]
         return times if plan.shape == 1.0 else times ** (1.0 / plan.shape)
+
+    def piecewise_times(hazards, cumulative_hazard: np.ndarray) -> np.ndarray:
+        times = np.empty(count)
+        for index, arm_hazard in enumerate(hazards):
+            mine = arm == index
+            times[mine] = arm_hazard.inverse(cumulative_hazard[mine])
+        return times
 
     death = np.full(count, math.inf)
     progression = np.full(count, math.inf)
     if plan.os_rates is not None:
         death = event_times(plan.os_rates, hazard[0])
+    elif plan.os_hazards is not None:
+        death = piecewise_times(plan.os_hazards, hazard[0])
     if plan.pfs_rates is not None:
         # The hazard of progression is the PFS hazard less the hazard of death.
         rates = plan.pfs_rates if plan.os_rates is None else plan.pfs_rates - plan.os_rates
         progression = event_times(rates, hazard[1])
+    elif plan.progression_hazards is not None:
+        progression = piecewise_times(plan.progression_hazards, hazard[1])
     dropout = np.full(count, math.inf)
     if plan.dropout_rate_per_day:
         dropout = hazard[2] / plan.dropout_rate_per_day
@@ -262,11 +295,21 @@ def simulate_cohort(
             (arm == 0) & (seen < death) & (seen <= dropout)
             & (uniform[1] < plan.crossover_probability)
         )
-        k = plan.shape
-        switch_k = seen[switched] ** k
-        death[switched] = (
-            switch_k + (death[switched] ** k - switch_k) / plan.crossover_hazard_ratio
-        ) ** (1.0 / k)
+        # The control cumulative hazard H goes on from the switch day w at hr times its rate:
+        # death when H(w) + (H(t) - H(w)) hr reaches H(death without switching).
+        if plan.os_hazards is not None:
+            control = plan.os_hazards[0]
+            at_switch = control.cumulative(seen[switched])
+            without = control.cumulative(death[switched])
+            death[switched] = control.inverse(
+                at_switch + (without - at_switch) / plan.crossover_hazard_ratio
+            )
+        else:
+            k = plan.shape
+            switch_k = seen[switched] ** k
+            death[switched] = (
+                switch_k + (death[switched] ** k - switch_k) / plan.crossover_hazard_ratio
+            ) ** (1.0 / k)
     pfs_event = np.minimum(seen, death)
     pfs_event[pfs_event > dropout] = math.inf
     os_event = np.where(death <= dropout, death, math.inf)

@@ -200,12 +200,16 @@ ENDPOINT_NAMES = ("pfs", "os")
 
 
 class EndpointSection(_Section):
-    control_median_months: PositiveNumber
+    control_median_months: PositiveNumber | None = None
     # The truth simulated, experimental over control: one per experimental arm (a number for two
     # arms).
     hazard_ratio: PositiveNumber | Annotated[list[PositiveNumber], Field(min_length=1)]
-    model: Literal["exponential", "weibull"] = "exponential"
+    model: Literal["exponential", "weibull", "piecewise-exponential"] = "exponential"
     weibull_shape: PositiveNumber | None = None
+    # "piecewise-exponential": the control arm's hazard in each piece, as the median it would give
+    # (ln 2 / hazard), one more than the breaks.
+    piecewise_breaks_months: list[PositiveNumber] | None = None
+    piecewise_control_medians_months: list[PositiveNumber] | None = None
     alpha: Annotated[float, Field(gt=0, lt=0.5)]  # one-sided, this endpoint's share
     planned_events: list[Annotated[int, Field(ge=1)]] | None = None
     look_months: list[PositiveNumber] | None = None
@@ -798,11 +802,25 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
             return problem
     if len(design.endpoints) == 2:
         pfs, os = design.pfs, design.os
-        if (pfs.model, pfs.weibull_shape) != (os.model, os.weibull_shape):
+        shared = ("model", "weibull_shape", "piecewise_breaks_months")
+        if any(getattr(pfs, key) != getattr(os, key) for key in shared):
             return "randomized.os.model", (
-                "PFS and OS must share their model and shape (death is drawn from the OS model "
-                "and progression from the hazard difference)"
+                "PFS and OS must share their model, shape and pieces (death is drawn from the OS "
+                "model and progression from the hazard difference)"
             )
+        if pfs.model == "piecewise-exponential":
+            ratios = zip((1.0, *pfs.hazard_ratios), (1.0, *os.hazard_ratios), strict=True)
+            for arm, (pfs_hr, os_hr) in zip(design.arms, ratios, strict=True):
+                for piece, (pfs_median, os_median) in enumerate(zip(
+                    pfs.piecewise_control_medians_months, os.piecewise_control_medians_months,
+                    strict=True,
+                )):
+                    if pfs_hr / pfs_median < os_hr / os_median:
+                        return "randomized.os.piecewise_control_medians_months", (
+                            f'arm "{arm}", piece {piece + 1}: the OS hazard exceeds the PFS '
+                            f"hazard; PFS counts deaths, so its hazard must be at least OS's"
+                        )
+            return _crossover_problem(design, arms)
         shape = 1.0 if pfs.weibull_shape is None else pfs.weibull_shape
         ratios = zip((1.0, *pfs.hazard_ratios), (1.0, *os.hazard_ratios), strict=True)
         for arm, (pfs_hr, os_hr) in zip(design.arms, ratios, strict=True):
@@ -813,6 +831,10 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
                     f'arm "{arm}": its median PFS ({pfs_median:.3g} months) is not shorter than '
                     f"its median OS ({os_median:.3g}): PFS counts deaths, so it must be"
                 )
+    return _crossover_problem(design, arms)
+
+
+def _crossover_problem(design: RandomizedSection, arms: int) -> tuple[str, str] | None:
     if design.crossover is not None and len(design.endpoints) != 2:
         return "randomized.crossover", (
             "switching happens at progression and changes survival: needs both "
@@ -832,6 +854,34 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
         return f"{where}.weibull_shape", 'missing: model = "weibull" needs a shape > 0'
     if endpoint.model != "weibull" and endpoint.weibull_shape is not None:
         return f"{where}.weibull_shape", 'only applies when model = "weibull"'
+    piecewise = endpoint.model == "piecewise-exponential"
+    breaks, medians = endpoint.piecewise_breaks_months, endpoint.piecewise_control_medians_months
+    if piecewise:
+        if breaks is None or medians is None:
+            return f"{where}.piecewise_control_medians_months", (
+                "missing: piecewise-exponential needs piecewise_breaks_months and "
+                "piecewise_control_medians_months"
+            )
+        if list(breaks) != sorted(set(breaks)):
+            return f"{where}.piecewise_breaks_months", (
+                f"= {breaks} is not allowed: expected strictly increasing months"
+            )
+        if len(medians) != len(breaks) + 1:
+            return f"{where}.piecewise_control_medians_months", (
+                f"has {len(medians)} entries: expected one per piece, {len(breaks) + 1} for "
+                f"{len(breaks)} break(s)"
+            )
+        if endpoint.control_median_months is not None:
+            return f"{where}.control_median_months", (
+                "not with piecewise-exponential: the pieces' medians give the control arm"
+            )
+    else:
+        if breaks is not None or medians is not None:
+            return f"{where}.piecewise_breaks_months", (
+                'only applies when model = "piecewise-exponential"'
+            )
+        if endpoint.control_median_months is None:
+            return f"{where}.control_median_months", "missing: the control arm's median"
     events, months = endpoint.planned_events, endpoint.look_months
     if (events is None) == (months is None):
         return f"{where}.planned_events", (

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.outcomes import Exponential, PiecewiseExponential, Weibull
+from sim.outcomes import Exponential, PiecewiseExponential, PiecewiseHazard, Weibull
+from sim.units import LN2
 
 
 def _uniforms(n=20_000, seed=8):
@@ -51,3 +52,21 @@ def test_a_larger_uniform_is_a_later_time_in_every_model():
     for model in (Exponential(10.0), Weibull(80.0, 1.7),
                   PiecewiseExponential((5.0,), (3.0, 50.0))):
         assert np.all(np.diff(model.times_from_uniforms(u)) >= 0)
+
+
+def test_piecewise_hazard_inverts_its_cumulative_hazard_like_the_piecewise_model():
+    """PiecewiseHazard.inverse(-log(1 - u)) is PiecewiseExponential's inverse-CDF draw (a
+    second implementation), cumulative and inverse are inverse functions, and a zero-hazard
+    piece is skipped (no event there) while a zero last piece means never."""
+    breaks, medians = (30.0, 90.0), (50.0, 20.0, 80.0)
+    hazard = PiecewiseHazard(breaks, tuple(LN2 / m for m in medians))
+    uniforms = np.random.default_rng(3).random(1000)
+    expected = PiecewiseExponential(breaks, medians).times_from_uniforms(uniforms)
+    got = hazard.inverse(-np.log1p(-uniforms))
+    assert np.allclose(got, expected, rtol=1e-12, atol=1e-9)
+    assert np.allclose(hazard.cumulative(got), -np.log1p(-uniforms), rtol=1e-12)
+
+    gap = PiecewiseHazard((10.0, 20.0), (0.1, 0.0, 0.2))
+    assert gap.inverse(np.array([0.5, 1.0, 1.2])).tolist() == pytest.approx([5.0, 20.0, 21.0])
+    never = PiecewiseHazard((10.0,), (0.1, 0.0))
+    assert never.inverse(np.array([0.5, 2.0])).tolist() == [5.0, math.inf]

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from scipy.special import ndtri
 
+from sim.outcomes import PiecewiseHazard
 from sim.randomized import RandomizedPlan, simulate_cohort, simulate_randomized
 from sim.rng import replicate_streams
 from sim.runner import run
 from sim.scenario import validate_scenario
 from sim.stats import group_sequential as gs
-from sim.units import DAYS_PER_MONTH
+from sim.units import DAYS_PER_MONTH, LN2
 
 REPS = 10_000
 
@@ -326,3 +327,46 @@ def test_the_stratified_look_is_the_stratified_log_rank_of_the_cut():
         stratified = logrank_test(time, event, arm, stratum).z
         assert look.z == pytest.approx(stratified, abs=1e-12)
         assert abs(look.z - logrank_test(time, event, arm).z) > 1e-6
+
+
+PIECEWISE = {
+    "n": 40_000,
+    "arms": ["control", "experimental"],
+    "pfs": {"model": "piecewise-exponential", "piecewise_breaks_months": [4.0],
+            "piecewise_control_medians_months": [8.0, 4.0], "hazard_ratio": 0.7,
+            "alpha": 0.0125, "planned_events": [400]},
+    "os": {"model": "piecewise-exponential", "piecewise_breaks_months": [4.0],
+           "piecewise_control_medians_months": [40.0, 16.0], "hazard_ratio": 0.8,
+           "alpha": 0.0125, "planned_events": [400]},
+}
+
+
+def test_piecewise_exponential_arms_have_their_survival_curves():
+    """Piecewise-exponential PFS and OS (hazards change at 4 months): in each arm
+    S(t) = exp(-HR H0(t)), H0 the control cumulative hazard, at 2, 4 and 8 months, within 3
+    binomial SE; PFS = min(progression, death) keeps that margin."""
+    cohort = _big_cohort(PIECEWISE)
+    for endpoint, times, hazard_ratio in (("pfs", cohort.pfs_event_time, 0.7),
+                                          ("os", cohort.os_event_time, 0.8)):
+        medians = PIECEWISE[endpoint]["piecewise_control_medians_months"]
+        control = PiecewiseHazard((4.0,), tuple(LN2 / m for m in medians))
+        for arm, ratio in ((0, 1.0), (1, hazard_ratio)):
+            mine = cohort.arm == arm
+            for month in (2.0, 4.0, 8.0):
+                expected = math.exp(-ratio * float(control.cumulative(month)))
+                share = (times[mine] / DAYS_PER_MONTH > month).mean()
+                se = math.sqrt(expected * (1 - expected) / mine.sum())
+                assert abs(share - expected) <= 3 * se, (endpoint, arm, month)
+
+
+def test_switching_with_hazard_ratio_one_changes_no_death():
+    """Crossover whose hazard ratio is 1 leaves every death time as it was (the cumulative
+    hazard continues at the same rate), piecewise and Weibull alike."""
+    weibull = {"model": "weibull", "weibull_shape": 1.3}
+    for randomized in (PIECEWISE, PFS_OS | {"pfs": PFS_OS["pfs"] | weibull,
+                                             "os": PFS_OS["os"] | weibull}):
+        plain = _big_cohort(randomized)
+        switching = _big_cohort(randomized | {"crossover": {"probability": 1.0,
+                                                             "hazard_ratio": 1.0}})
+        assert switching.switched.sum() > 1000
+        assert np.allclose(switching.os_event_time, plain.os_event_time, rtol=1e-9)
