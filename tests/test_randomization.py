@@ -328,15 +328,19 @@ def test_design_is_frozen_and_compares_by_value():
 # --- property ------------------------------------------------------------------------------------
 
 
+# Any design: its ratio, block sizes (multiples of the ratio sum), strata and patients.
+ANY_DESIGN = {
+    "ratio": st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    "multiples": st.sets(st.integers(1, 4), min_size=1, max_size=3),
+    "levels": st.integers(1, 3),
+    "stratify": st.booleans(),
+    "patients": st.integers(0, 300),
+    "seed": st.integers(0, 2**32 - 1),
+}
+
+
 @settings(max_examples=150, deadline=None)
-@given(
-    ratio=st.lists(st.integers(1, 3), min_size=2, max_size=4),
-    multiples=st.sets(st.integers(1, 4), min_size=1, max_size=3),
-    levels=st.integers(1, 3),
-    stratify=st.booleans(),
-    patients=st.integers(0, 300),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(**ANY_DESIGN)
 def test_any_design_balances_blocks_and_bounds_deviation(
     ratio, multiples, levels, stratify, patients, seed
 ):
@@ -583,14 +587,7 @@ def test_assign_all_rejects_bad_strata(strata):
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    ratio=st.lists(st.integers(1, 3), min_size=2, max_size=4),
-    multiples=st.sets(st.integers(1, 4), min_size=1, max_size=3),
-    levels=st.integers(1, 3),
-    stratify=st.booleans(),
-    patients=st.integers(0, 300),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(**ANY_DESIGN)
 def test_assign_all_balances_any_design(ratio, multiples, levels, stratify, patients, seed):
     """For any ratio, block sizes and strata: |N_k - n w_k| <= b_max w_k (1 - w_k) within every
     block sequence at every n, and with one block size each complete block is balanced."""
