@@ -41,7 +41,7 @@ from sim.dosefinding import Action, DoseFindingDesign, TreatedPatient, build_des
 from sim.outcomes import Exponential, PiecewiseExponential, TimeToEventModel, Weibull
 from sim.rng import ReplicateStreams
 from sim.scenario import Scenario
-from sim.toxicity import AdverseEventType, Drug, ToxicityModel
+from sim.toxicity import DLTDefinition, model_from_sections
 from sim.units import DAYS_PER_WEEK
 
 # Each patient's uniforms, one row per registered patient in registration order, drawn in chunks
@@ -73,6 +73,9 @@ class Phase1Plan:
     early_onset: bool  # DLT days front-loaded in the window rather than uniform
     max_wait_days: float
     count_toward_phase2: bool
+    # DLTs from the AE model: the definition applied to each patient's cycles (None: DLTs drawn
+    # from true_dlt_probs with a propensity).
+    dlt_definition: DLTDefinition | None = None
 
 
 # Adverse-event uniforms: a fixed block of rows (one row a cycle) per registered patient, drawn in
@@ -92,29 +95,6 @@ class ToxicityPlan:
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "ToxicityPlan":
         toxicity = scenario.toxicity
-        drugs = tuple(
-            Drug(
-                name=d.name,
-                schedule=d.schedule,
-                dose_levels=tuple(d.dose_levels),
-                dose_unit=d.dose_unit,
-                max_reductions=d.max_reductions,
-                max_hold_days=math.inf if d.max_hold_days is None else d.max_hold_days,
-                required=d.required,
-            )
-            for d in toxicity.drug
-        )
-        ae_types = tuple(
-            AdverseEventType(
-                name=a.name,
-                haematologic=a.haematologic,
-                drug=a.drug,
-                grade_probs_per_cycle=tuple(a.grade_probs_per_cycle),
-                level_multipliers=tuple(a.level_multipliers),
-                cycle_factors=tuple(a.cycle_factors),
-            )
-            for a in toxicity.ae
-        )
         rules = tuple(
             ModificationRule(
                 drug=r.drug,
@@ -133,7 +113,7 @@ class ToxicityPlan:
         )
         names = [d.name for d in toxicity.drug]
         return cls(
-            policy=ModificationPolicy(ToxicityModel(drugs, ae_types), rules),
+            policy=ModificationPolicy(model_from_sections(toxicity.drug, toxicity.ae), rules),
             start_levels=tuple(d.start_level - 1 for d in toxicity.drug),
             dose_finding_drug=(
                 None
@@ -291,6 +271,10 @@ def _phase1_plan(scenario: Scenario) -> Phase1Plan:
         early_onset=phase1.dlt_onset == "early",
         max_wait_days=phase1.max_wait_days,
         count_toward_phase2=phase1.count_toward_phase2,
+        dlt_definition=(
+            DLTDefinition(**scenario.toxicity.dlt.model_dump())
+            if phase1.dlts_from == "ae_model" else None
+        ),
     )
 
 
@@ -717,12 +701,26 @@ class _TrialRun:
             self.toxicity_draws.extend(chunk)
         propensity, onset = self.toxicity_draws[row]
         self.phase1_patients.append(patient)
-        if propensity < phase1.true_dlt_probs[level]:
+        if phase1.dlt_definition is not None:
+            patient.dlt_day = self.ae_dlt_day(patient, phase1.dlt_definition)
+        elif propensity < phase1.true_dlt_probs[level]:
             # "early": density 2(1 - x) on the window, by inversion x = 1 - sqrt(1 - u)
             fraction = 1 - math.sqrt(1 - onset) if phase1.early_onset else onset
             patient.dlt_day = patient.start_day + fraction * phase1.dlt_window_days
         window_end = patient.start_day + phase1.dlt_window_days
         self.at(min(patient.dlt_day, window_end), lambda _: self.window_complete(patient))
+
+    def ae_dlt_day(self, patient: _Patient, definition: DLTDefinition) -> float:
+        """The onset day of the first cycle whose AEs make a DLT (inf: none in the window)."""
+        model = self.plan.toxicity.policy.model
+        course = patient.course
+        cycles = zip(course.grades_by_cycle(model), course.onset_days(model), strict=True)
+        for number, (grades, onset) in enumerate(cycles, start=1):
+            if number > definition.window_cycles:
+                break
+            if definition.is_dlt(model, grades, number):
+                return onset
+        return math.inf
 
     def window_complete(self, patient: _Patient) -> None:
         """This patient's DLT outcome is final: a DLT was seen, or the window ended without."""

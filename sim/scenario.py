@@ -107,7 +107,9 @@ class Phase2Section(_Section):
 class Phase1Section(_Section):
     enabled: bool = True
     design: Literal["3+3", "crm", "tite-crm", "boin"]
-    true_dlt_probs: Annotated[list[Probability], Field(min_length=1)]
+    # Required unless dlts_from = "ae_model", which fills it with the AE model's implied values.
+    true_dlt_probs: Annotated[list[Probability], Field(min_length=1)] | None = None
+    dlts_from: Literal["true_dlt_probs", "ae_model"] = "true_dlt_probs"
     dose_labels: list[str] | None = None
     start_level: Annotated[int, Field(ge=1)] = 1  # 1-based, as protocols number levels
     n: Annotated[int, Field(ge=1)] | None = None
@@ -383,7 +385,9 @@ def validate_scenario(
     except ValidationError as error:
         lines = [_describe(e, data, label, from_overrides) for e in error.errors()]
         raise ScenarioError("\n".join(dict.fromkeys(lines))) from None
-    problem = _cross_field_problem(scenario)
+    scenario, problem = _resolve_dlt_probabilities(scenario)
+    if problem is None:
+        problem = _cross_field_problem(scenario)
     if problem is not None:
         path, message = problem
         separator = " " if message.startswith("= ") else ": "
@@ -585,6 +589,49 @@ def _cross_field_problem(scenario: Scenario) -> tuple[str, str] | None:
     return None
 
 
+def _resolve_dlt_probabilities(scenario: Scenario) -> tuple[Scenario, tuple[str, str] | None]:
+    """With phase1.dlts_from = "ae_model", the scenario with phase1.true_dlt_probs set to the
+    AE model's implied DLT probability per level (sim.toxicity.implied_dlt_probabilities, the
+    other drugs at their start levels), replacing any given, so that `--set
+    phase1.dlts_from=ae_model` switches a scenario over; else the scenario as it is. Or the
+    first problem."""
+    from sim.toxicity import DLTDefinition, implied_dlt_probabilities, model_from_sections
+
+    phase1 = scenario.phase1
+    if phase1 is None:
+        return scenario, None
+    if phase1.dlts_from == "true_dlt_probs":
+        if phase1.true_dlt_probs is None:
+            return scenario, ("phase1.true_dlt_probs", (
+                'missing: give the true DLT probability per level, or phase1.dlts_from = '
+                '"ae_model" with a [toxicity] AE model'
+            ))
+        return scenario, None
+    toxicity = scenario.toxicity
+    if toxicity is None:
+        return scenario, ("phase1.dlts_from", '"ae_model" needs a [toxicity] AE model')
+    problem = _toxicity_problem(scenario, with_phase1=False)
+    if problem is not None:
+        return scenario, problem
+    if toxicity.dose_finding_drug is None:
+        return scenario, ("toxicity.dose_finding_drug", (
+            "missing: with a phase I, name the drug it doses"
+        ))
+    window_days = toxicity.dlt.window_cycles * scenario.treatment.cycle_days
+    if phase1.dlt_window_days != window_days:
+        return scenario, ("phase1.dlt_window_days", (
+            f"= {phase1.dlt_window_days:g}: with DLTs from the AE model the window is "
+            f"toxicity.dlt.window_cycles x treatment.cycle_days = {window_days:g} days"
+        ))
+    model = model_from_sections(toxicity.drug, toxicity.ae)
+    starts = [drug.start_level - 1 for drug in toxicity.drug]
+    probabilities = implied_dlt_probabilities(
+        model, DLTDefinition(**toxicity.dlt.model_dump()), toxicity.dose_finding_drug, starts
+    )
+    resolved = phase1.model_copy(update={"true_dlt_probs": [round(p, 12) for p in probabilities]})
+    return scenario.model_copy(update={"phase1": resolved}), None
+
+
 def _phase1_problem(scenario: Scenario) -> tuple[str, str] | None:
     phase1 = scenario.phase1
     levels = phase1.levels
@@ -692,7 +739,7 @@ def _accrual_problem(accrual: AccrualSection) -> tuple[str, str] | None:
 AE_CLASSES = ("any", "haematologic", "non-haematologic")
 
 
-def _toxicity_problem(scenario: Scenario) -> tuple[str, str] | None:
+def _toxicity_problem(scenario: Scenario, with_phase1: bool = True) -> tuple[str, str] | None:
     toxicity = scenario.toxicity
     drugs = {drug.name: drug for drug in toxicity.drug}
     if len(drugs) != len(toxicity.drug):
@@ -734,7 +781,7 @@ def _toxicity_problem(scenario: Scenario) -> tuple[str, str] | None:
             )
         if rule.action == "hold" and rule.recovery_median_days is None:
             return f"{where}.recovery_median_days", "missing: a hold needs a recovery time"
-    if scenario.has_phase1:
+    if scenario.has_phase1 and with_phase1:
         drug = toxicity.dose_finding_drug
         if drug is None:
             return "toxicity.dose_finding_drug", "missing: with a phase I, name the drug it doses"

@@ -271,6 +271,36 @@ class DLTDefinition:
         return any(g >= self.min_grade(ae) for g, ae in zip(grades, model.ae_types, strict=True))
 
 
+def model_from_sections(drugs, adverse_events) -> ToxicityModel:
+    """The AE model of a scenario's [[toxicity.drug]] and [[toxicity.ae]] sections (any objects
+    with their keys as attributes)."""
+    return ToxicityModel(
+        tuple(
+            Drug(
+                name=d.name,
+                schedule=d.schedule,
+                dose_levels=tuple(d.dose_levels),
+                dose_unit=d.dose_unit,
+                max_reductions=d.max_reductions,
+                max_hold_days=math.inf if d.max_hold_days is None else d.max_hold_days,
+                required=d.required,
+            )
+            for d in drugs
+        ),
+        tuple(
+            AdverseEventType(
+                name=a.name,
+                haematologic=a.haematologic,
+                drug=a.drug,
+                grade_probs_per_cycle=tuple(a.grade_probs_per_cycle),
+                level_multipliers=tuple(a.level_multipliers),
+                cycle_factors=tuple(a.cycle_factors),
+            )
+            for a in adverse_events
+        ),
+    )
+
+
 def implied_dlt_probabilities(
     model: ToxicityModel,
     definition: DLTDefinition,

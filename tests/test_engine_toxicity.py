@@ -97,3 +97,45 @@ def test_trace_shows_each_dose_change_on_its_day():
             if event.event == "dose_change":
                 assert any(word in event.detail for word in ("held", "reduced", "stopped"))
     assert seen > 0
+
+
+def test_phase1_dlts_from_the_ae_model_occur_at_the_implied_rates():
+    """phase1.dlts_from = "ae_model": a phase I patient has a DLT when the AE model's cycle-1
+    grades meet toxicity.dlt (grade >= 3 non-haematologic, 4 haematologic). Each patient's DLT
+    is independent of the level the design gave them, so over all trials the DLTs at level k
+    number p_k x (patients at level k) in expectation (Wald's identity, whatever the design's
+    adaptivity), p_k from sim.toxicity.implied_dlt_probabilities (checked against its closed
+    form and Monte Carlo in tests/test_toxicity.py). The AE model is made toxic (grade 3
+    probabilities x 4) so the rates are far from 0; tolerance 3 binomial SE of the total."""
+    import tomllib
+    from importlib import resources
+
+    from sim.scenario import validate_scenario
+
+    text = resources.files("sim.scenarios").joinpath(f"{SCENARIO}.toml").read_text()
+    data = tomllib.loads(text)
+    data["phase1"]["dlts_from"] = "ae_model"
+    for ae in data["toxicity"]["ae"]:
+        grades = ae["grade_probs_per_cycle"]
+        ae["grade_probs_per_cycle"] = [grades[0], grades[1], min(10 * grades[2], 0.5), grades[3]]
+    scenario = validate_scenario(data, "toxic")
+    implied = scenario.phase1.true_dlt_probs
+    assert implied[-1] > 0.1
+    # The DLT is the patient's own AE: whoever had one has an AE at or above its DLT grade (not
+    # so for DLTs drawn independently of the AEs, from true_dlt_probs).
+    plan = TrialPlan.from_scenario(scenario)
+    minimum = [3 if not ae["haematologic"] else 4 for ae in data["toxicity"]["ae"]]
+    with_dlt = 0
+    for replicate in range(100):
+        for patient in simulate_trial(plan, replicate_streams(37, replicate)).patients:
+            if patient.phase == 1 and patient.dlt_day < math.inf:
+                with_dlt += 1
+                assert patient.dlt_day - patient.treatment_start_day <= 21.0
+                assert any(g >= m for g, m in zip(patient.ae_highest_grades, minimum, strict=True))
+    assert with_dlt > 20
+    reps = 600
+    metrics = run(scenario, reps, seed=37).metrics
+    for level, p in enumerate(implied, start=1):
+        patients = metrics[f"n_at_level_{level}"].estimate * reps
+        dlts = metrics[f"dlt_at_level_{level}"].estimate * reps
+        assert abs(dlts - p * patients) <= 3 * math.sqrt(patients * p * (1 - p)) + 1e-9, level

@@ -168,3 +168,29 @@ def test_hash_ignores_key_order_and_sees_overrides(write):
         load_scenario(write(reordered, "b.toml")).sha256()
     assert load_scenario(write(MINIMAL, "a.toml")).sha256() != \
         load_scenario(write(MINIMAL, "a.toml"), ["phase2.n=21"]).sha256()
+
+
+@pytest.mark.parametrize(
+    ("source", "overrides", "expected"),
+    [
+        ("MINIMAL", ['phase1.design="3+3"'], "phase1.true_dlt_probs: missing: give the true DLT"),
+        ("ruxolitinib_trastuzumab", ["phase1.dlts_from=ae_model"],
+         'phase1.dlts_from: "ae_model" needs a [toxicity] AE model'),
+        ("ruxolitinib_trastuzumab_toxicity",
+         ["phase1.dlts_from=ae_model", "phase1.dlt_window_days=28"],
+         "phase1.dlt_window_days = 28: with DLTs from the AE model the window is "
+         "toxicity.dlt.window_cycles x treatment.cycle_days = 21 days"),
+    ],
+)
+def test_dlts_from_the_ae_model_need_one(write, source, overrides, expected):
+    assert expected in _error(write(MINIMAL) if source == "MINIMAL" else source, overrides)
+
+
+def test_dlts_from_the_ae_model_replace_the_given_probabilities():
+    """The calibrated AE model implies about 1-1.5% DLTs per level: the trial saw none in 10
+    patients (DOMAIN.md section 1)."""
+    given = load_scenario("ruxolitinib_trastuzumab_toxicity")
+    switched = load_scenario("ruxolitinib_trastuzumab_toxicity", ["phase1.dlts_from=ae_model"])
+    assert given.phase1.true_dlt_probs == [0.05, 0.10, 0.20, 0.25]
+    implied = switched.phase1.true_dlt_probs
+    assert len(implied) == 4 and implied == sorted(implied) and 0.005 < implied[-1] < 0.03
