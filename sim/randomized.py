@@ -1,4 +1,4 @@
-"""Randomized two-arm trials: one replicate's patients drawn as arrays, then analysed look by look.
+"""Randomized trials: one replicate's patients drawn as arrays, then analysed look by look.
 
 No simpy here, by design: in these trials nothing in a patient's course depends on another
 patient or on the trial's state except through accrual closing, and accrual closes only at an
@@ -8,7 +8,8 @@ accrual early is a truncation of the registrations at that date (sim.interim). T
 the cut are those of the single-arm engine: scans every `scan_interval_weeks` from randomization,
 progression seen at the first scan after it, death and dropout as they happen.
 
-Outcome model, per arm (hazards in days; H(t) = c t^k, Weibull shape k, k = 1 exponential):
+Outcome model, per arm (hazards in days; H(t) = c t^k, Weibull shape k, k = 1 exponential; or
+piecewise-constant hazards with the same breaks for both endpoints, each piece as below):
 - Death (OS) from the OS endpoint's model: control median m gives c = ln 2 / m^k; the
   experimental arm's c is multiplied by the OS hazard ratio; a stratum level's hazard multiplier
   multiplies both arms'.
@@ -18,9 +19,12 @@ Outcome model, per arm (hazards in days; H(t) = c t^k, Weibull shape k, k = 1 ex
   2009, Stat Med 28:3906). The death share of PFS events is then c_OS / c_PFS. With only one
   endpoint the other is not drawn.
 - Crossover: a control patient seen to progress (at the scan) switches with the scenario's
-  probability; from that day the death hazard is multiplied by the crossover hazard ratio, so the
-  cumulative hazard continues as c w^k + hr c (t^k - w^k) and the death time solves it.
+  probability; from that day w the death hazard is multiplied by the crossover hazard ratio hr,
+  so the cumulative hazard continues as H(w) + hr (H(t) - H(w)) and the death time solves it.
 - Dropout (loss to follow-up) is exponential, independent of everything else.
+
+With more than two arms, arm 0 is the control and each endpoint has one hazard ratio per
+experimental arm.
 """
 
 import math
