@@ -110,7 +110,7 @@ def _table(result, scenario) -> str:
 def _ae_table(result, scenario) -> list[str]:
     """Adverse events as a trial reports them (highest grade per patient, % of treated patients),
     averaged over the simulated trials."""
-    from sim.analysis import ae_slug
+    from sim.analysis import metric_slug
 
     metrics = result.metrics
     n = metrics["n_treated_mean"].estimate if "n_treated_mean" in metrics else math.nan
@@ -118,7 +118,7 @@ def _ae_table(result, scenario) -> list[str]:
              f"about {n:.0f} patients a trial)",
              f"{'AE':<30}{'G1':>8}{'G2':>8}{'G3':>8}{'G4':>8}{'any':>8}{'G3+':>8}"]
     for ae in scenario.toxicity.ae:
-        slug = ae_slug(ae.name)
+        slug = metric_slug(ae.name)
         cells = [metrics[f"ae_grade{g}_{slug}"].estimate for g in range(1, 5)]
         cells += [metrics[f"ae_any_{slug}"].estimate, metrics[f"ae_grade3plus_{slug}"].estimate]
         lines.append(f"{ae.name:<30}" + "".join(f"{100 * c:>7.1f}%" for c in cells))

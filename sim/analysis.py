@@ -114,8 +114,9 @@ SLOW_ACCRUAL = frozenset(
 )
 
 
-def ae_slug(name: str) -> str:
-    """An AE name as it appears in metric names: "WBC decreased" -> "wbc_decreased"."""
+def metric_slug(name: str) -> str:
+    """A name (an AE type, an arm) as it appears in metric names: "WBC decreased" ->
+    "wbc_decreased"."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
@@ -124,7 +125,7 @@ def toxicity_metrics(ae_names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     "grade 3 or more"; then dose holds, reductions, stops for toxicity and RDI."""
     spec: list[tuple[str, str]] = []
     for name in ae_names:
-        slug = ae_slug(name)
+        slug = metric_slug(name)
         spec += [(f"ae_any_{slug}", MEAN), (f"ae_grade3plus_{slug}", MEAN)]
         spec += [(f"ae_grade{grade}_{slug}", MEAN) for grade in range(1, 5)]
     return (

@@ -233,9 +233,10 @@ def _event_days(cohort: RandomizedCohort, design: EndpointDesign, enrolled: int)
     times = (cohort.pfs_event_time if name == "pfs" else cohort.os_event_time)[:enrolled]
     days = cohort.registration_day[:enrolled] + times
     seen = np.isfinite(days)
-    if cohort.arms > 2:
+    arms = _compared_arms(cohort, design)
+    if arms is not None:
         arm = cohort.arm[:enrolled]
-        seen &= (arm == 0) | (arm == design.comparison)
+        seen &= (arm == arms[0]) | (arm == arms[1])
     return np.sort(days[seen])
 
 

@@ -28,12 +28,12 @@ experimental arm.
 """
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.accrual import AccrualModel, first_arrival_days
+from sim.analysis import metric_slug
 from sim.engine import accrual_model
 from sim.interim import EndpointDesign, TrialResult, analyse
 from sim.outcomes import PiecewiseHazard
@@ -168,7 +168,7 @@ def _label(name: str, design, comparison: int) -> str:
     """Metric-name suffix: the endpoint when there are two, the arm when there are several."""
     label = f"_{name}" if len(design.endpoints) > 1 else ""
     if len(design.arms) > 2:
-        label += "_" + re.sub(r"[^a-z0-9]+", "_", design.arms[comparison].lower()).strip("_")
+        label += "_" + metric_slug(design.arms[comparison])
     return label
 
 

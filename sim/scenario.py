@@ -18,6 +18,8 @@ import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.errors import ScenarioError
+from sim.stats import group_sequential as gs
+from sim.toxicity import DLTDefinition, implied_dlt_probabilities, model_from_sections
 
 BUNDLED_PACKAGE = "sim.scenarios"
 
@@ -595,8 +597,6 @@ def _resolve_dlt_probabilities(scenario: Scenario) -> tuple[Scenario, tuple[str,
     other drugs at their start levels), replacing any given, so that `--set
     phase1.dlts_from=ae_model` switches a scenario over; else the scenario as it is. Or the
     first problem."""
-    from sim.toxicity import DLTDefinition, implied_dlt_probabilities, model_from_sections
-
     phase1 = scenario.phase1
     if phase1 is None:
         return scenario, None
@@ -848,37 +848,44 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
         if problem is not None:
             return problem
     if len(design.endpoints) == 2:
-        pfs, os = design.pfs, design.os
-        shared = ("model", "weibull_shape", "piecewise_breaks_months")
-        if any(getattr(pfs, key) != getattr(os, key) for key in shared):
-            return "randomized.os.model", (
-                "PFS and OS must share their model, shape and pieces (death is drawn from the OS "
-                "model and progression from the hazard difference)"
-            )
-        if pfs.model == "piecewise-exponential":
-            ratios = zip((1.0, *pfs.hazard_ratios), (1.0, *os.hazard_ratios), strict=True)
-            for arm, (pfs_hr, os_hr) in zip(design.arms, ratios, strict=True):
-                for piece, (pfs_median, os_median) in enumerate(zip(
-                    pfs.piecewise_control_medians_months, os.piecewise_control_medians_months,
-                    strict=True,
-                )):
-                    if pfs_hr / pfs_median < os_hr / os_median:
-                        return "randomized.os.piecewise_control_medians_months", (
-                            f'arm "{arm}", piece {piece + 1}: the OS hazard exceeds the PFS '
-                            f"hazard; PFS counts deaths, so its hazard must be at least OS's"
-                        )
-            return _crossover_problem(design, arms)
-        shape = 1.0 if pfs.weibull_shape is None else pfs.weibull_shape
-        ratios = zip((1.0, *pfs.hazard_ratios), (1.0, *os.hazard_ratios), strict=True)
-        for arm, (pfs_hr, os_hr) in zip(design.arms, ratios, strict=True):
-            pfs_median = pfs.control_median_months * pfs_hr ** (-1 / shape)
-            os_median = os.control_median_months * os_hr ** (-1 / shape)
-            if not pfs_median < os_median:
-                return "randomized.os.control_median_months", (
-                    f'arm "{arm}": its median PFS ({pfs_median:.3g} months) is not shorter than '
-                    f"its median OS ({os_median:.3g}): PFS counts deaths, so it must be"
-                )
+        problem = _pfs_os_problem(design)
+        if problem is not None:
+            return problem
     return _crossover_problem(design, arms)
+
+
+def _pfs_os_problem(design: RandomizedSection) -> tuple[str, str] | None:
+    """PFS counts deaths: with both endpoints, each arm's PFS hazard must be at least its OS
+    hazard (death is drawn from the OS model, progression from the hazard difference)."""
+    pfs, os = design.pfs, design.os
+    shared = ("model", "weibull_shape", "piecewise_breaks_months")
+    if any(getattr(pfs, key) != getattr(os, key) for key in shared):
+        return "randomized.os.model", (
+            "PFS and OS must share their model, shape and pieces (death is drawn from the OS "
+            "model and progression from the hazard difference)"
+        )
+    piecewise = pfs.model == "piecewise-exponential"
+    shape = 1.0 if pfs.weibull_shape is None else pfs.weibull_shape
+    ratios = zip((1.0, *pfs.hazard_ratios), (1.0, *os.hazard_ratios), strict=True)
+    for arm, (pfs_hr, os_hr) in zip(design.arms, ratios, strict=True):
+        if piecewise:
+            medians = zip(pfs.piecewise_control_medians_months,
+                          os.piecewise_control_medians_months, strict=True)
+            for piece, (pfs_median, os_median) in enumerate(medians, start=1):
+                if pfs_hr / pfs_median < os_hr / os_median:
+                    return "randomized.os.piecewise_control_medians_months", (
+                        f'arm "{arm}", piece {piece}: the OS hazard exceeds the PFS hazard; '
+                        f"PFS counts deaths, so its hazard must be at least OS's"
+                    )
+            continue
+        pfs_median = pfs.control_median_months * pfs_hr ** (-1 / shape)
+        os_median = os.control_median_months * os_hr ** (-1 / shape)
+        if not pfs_median < os_median:
+            return "randomized.os.control_median_months", (
+                f'arm "{arm}": its median PFS ({pfs_median:.3g} months) is not shorter than '
+                f"its median OS ({os_median:.3g}): PFS counts deaths, so it must be"
+            )
+    return None
 
 
 def _crossover_problem(design: RandomizedSection, arms: int) -> tuple[str, str] | None:
@@ -895,8 +902,6 @@ def _crossover_problem(design: RandomizedSection, arms: int) -> tuple[str, str] 
 
 
 def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[str, str] | None:
-    from sim.stats import group_sequential as gs
-
     if endpoint.model == "weibull" and endpoint.weibull_shape is None:
         return f"{where}.weibull_shape", 'missing: model = "weibull" needs a shape > 0'
     if endpoint.model != "weibull" and endpoint.weibull_shape is not None:

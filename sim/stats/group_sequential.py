@@ -686,6 +686,20 @@ def group_sequential_boundaries(
     )
 
 
+def _bound_arrays(information_fractions, efficacy_z, futility_z):
+    """Checked fractions and bounds as arrays; no futility bound is -inf."""
+    fractions = _check_fractions(information_fractions)
+    upper_bounds = np.asarray(efficacy_z, dtype=float)
+    lower_bounds = (
+        np.full(fractions.size, -math.inf)
+        if futility_z is None
+        else np.asarray(futility_z, dtype=float)
+    )
+    if upper_bounds.shape != fractions.shape or lower_bounds.shape != fractions.shape:
+        raise ValueError("one efficacy (and futility) bound per information fraction")
+    return fractions, upper_bounds, lower_bounds
+
+
 def crossing_probabilities(
     information_fractions: Sequence[float],
     efficacy_z: Sequence[float],
@@ -699,15 +713,9 @@ def crossing_probabilities(
     With drift 0 and no futility bounds, cumulative_efficacy is the alpha spent; at the design
     drift, `rejection` is the power. Futility bounds given here are obeyed (stopping).
     """
-    fractions = _check_fractions(information_fractions)
-    upper_bounds = np.asarray(efficacy_z, dtype=float)
-    lower_bounds = (
-        np.full(fractions.size, -math.inf)
-        if futility_z is None
-        else np.asarray(futility_z, dtype=float)
+    fractions, upper_bounds, lower_bounds = _bound_arrays(
+        information_fractions, efficacy_z, futility_z
     )
-    if upper_bounds.shape != fractions.shape or lower_bounds.shape != fractions.shape:
-        raise ValueError("one efficacy (and futility) bound per information fraction")
     upper, lower = _exits(_Integrator(grid_r), fractions, drift, upper_bounds, lower_bounds)
     stopped = upper + lower
     stopped_by = np.cumsum(stopped)
@@ -739,14 +747,10 @@ def drift_for_power(
     """
     if not 0.0 < power < 1.0:
         raise ValueError(f"power must be in (0, 1), got {power}")
-    fractions = _check_fractions(information_fractions)
-    integrator = _Integrator(grid_r)
-    upper_bounds = np.asarray(efficacy_z, dtype=float)
-    lower_bounds = (
-        np.full(fractions.size, -math.inf)
-        if futility_z is None
-        else np.asarray(futility_z, dtype=float)
+    fractions, upper_bounds, lower_bounds = _bound_arrays(
+        information_fractions, efficacy_z, futility_z
     )
+    integrator = _Integrator(grid_r)
 
     def excess(theta: float) -> float:
         upper, _ = _exits(integrator, fractions, theta, upper_bounds, lower_bounds)
