@@ -60,6 +60,10 @@ class FixedAccrual:
             yield index * gap_days
             index += 1
 
+    def first_arrival_days(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """The first `count` days of `arrival_days(rng)`, the same numbers, in bulk."""
+        return np.arange(1, count + 1) * (DAYS_PER_MONTH / self.rate_per_month)
+
 
 def first_arrival_days(model: AccrualModel, rng: np.random.Generator, count: int) -> np.ndarray:
     """The first `count` registration days of `model.arrival_days(rng)` as an array (fewer when

@@ -21,6 +21,7 @@ from sim.accrual import (
     PoissonGammaAccrual,
     SitesAccrual,
     UniformActivation,
+    first_arrival_days,
 )
 from sim.units import DAYS_PER_MONTH
 
@@ -93,6 +94,13 @@ def test_fixed_accrual_is_evenly_spaced():
     stream = FixedAccrual(0.5).arrival_days(np.random.default_rng(0))
     expected = [k * DAYS_PER_MONTH / 0.5 for k in range(1, 6)]
     assert list(itertools.islice(stream, 5)) == pytest.approx(expected, rel=1e-15)
+
+
+@pytest.mark.parametrize("model", [FixedAccrual(41.25), PoissonAccrual(0.6)])
+def test_bulk_arrival_days_are_the_stream_bit_for_bit(model):
+    stream = model.arrival_days(np.random.default_rng(5))
+    bulk = first_arrival_days(model, np.random.default_rng(5), 990)
+    assert bulk.tolist() == list(itertools.islice(stream, 990))
 
 
 def test_poisson_count_by_month_is_poisson():
