@@ -28,7 +28,8 @@ How a cycle goes (issue 4):
 
 `run_course` applies this to one patient from the first cycle to the end of treatment, without
 simpy: the engine (which knows when progression is seen) may call it, and the tests use it as
-their trial driver. `relative_dose_intensity` reads the `DosePeriod` history it returns.
+their trial driver. `relative_dose_intensity` reads the `DosePeriod` history it returns, and
+`rdi_so_far` the same RDI as it grows cycle by cycle (the engine's exposure-response link).
 """
 
 from __future__ import annotations
@@ -415,6 +416,48 @@ def relative_dose_intensity(
         last_dose = given[-1].start_day + (counts[-1] - 1) * cycle_days
         planned = planned_dose * (max(end, last_dose + cycle_days) - first) / cycle_days
     return taken / planned if planned > 0 else math.nan
+
+
+def rdi_so_far(
+    drug,
+    assigned_level: int,
+    periods: Sequence[DosePeriod],
+    cycle_start_days: Sequence[float],
+    off_day: float | None,
+    cycle_days: float,
+) -> list[tuple[float, float]]:
+    """The RDI of the treatment given so far, as (day, r) steps for a time-varying exposure.
+
+    r = 1 from the first cycle's start (no dose missed yet); from each later cycle's start, the
+    RDI (`relative_dose_intensity`) of the doses given before that day; from `off_day`, the day a
+    rule ended treatment (None: it did not), the whole history's RDI, which then holds: the RDI the
+    trial reports. A drug stopped while the others go on keeps the r it had (its time on
+    treatment ended with it: stopping is not counted as doses missed), and a cut before any dose
+    (NaN) keeps the previous r. `periods` and `cycle_start_days` come from a `Course` run at least
+    as far as the steps are needed.
+    """
+    steps = [(cycle_start_days[0], 1.0)]
+    cuts = list(cycle_start_days[1:])
+    if off_day is not None:
+        cuts.append(off_day)
+    if all(period.level == assigned_level for period in periods):  # most patients: nothing missed
+        return steps + [(cut, 1.0) for cut in cuts]
+    for cut in cuts:
+        before = []
+        for period in periods:
+            if period.start_day >= cut:
+                break
+            before.append(
+                period if period.end_day <= cut else period._replace(end_day=cut)
+            )
+        if before and all(period.level == assigned_level for period in before):
+            r = 1.0  # every dose as planned: exactly 1, not a ratio of sums off by a rounding
+        elif before:
+            r = relative_dose_intensity(drug, assigned_level, before, cycle_days)
+        else:
+            r = math.nan
+        steps.append((cut, steps[-1][1] if math.isnan(r) else r))
+    return steps
 
 
 # ---------------------------------------------------------------------------------------------

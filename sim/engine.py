@@ -34,11 +34,18 @@ from sim.dose_modification import (
     ModificationPolicy,
     ModificationRule,
     RecoveryTime,
+    rdi_so_far,
     relative_dose_intensity,
     run_course,
 )
 from sim.dosefinding import Action, DoseFindingDesign, TreatedPatient, build_design
-from sim.outcomes import Exponential, PiecewiseExponential, TimeToEventModel, Weibull
+from sim.outcomes import (
+    Exponential,
+    PiecewiseExponential,
+    TimeToEventModel,
+    Weibull,
+    time_with_hazard_multipliers,
+)
 from sim.rng import ReplicateStreams
 from sim.scenario import Scenario
 from sim.toxicity import DLTDefinition, model_from_sections
@@ -91,6 +98,9 @@ class ToxicityPlan:
     start_levels: tuple[int, ...]  # per drug, 0-based
     dose_finding_drug: int | None  # index of the drug a phase I doses
     rdi_drug: int
+    # Exposure-response: the progression hazard is the baseline's times this ^ (1 - r), r the
+    # RDI of rdi_drug so far (None: no link, progression ignores the doses).
+    exposure_response_hazard_ratio: float | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "ToxicityPlan":
@@ -121,6 +131,7 @@ class ToxicityPlan:
                 else names.index(toxicity.dose_finding_drug)
             ),
             rdi_drug=names.index(toxicity.rdi_drug),
+            exposure_response_hazard_ratio=toxicity.exposure_response_hazard_ratio,
         )
 
 
@@ -285,6 +296,7 @@ class _PatientDraws:
     screen_failed: list[bool]
     withdrew: list[bool]
     progression_days: list[list[float]]  # [level][patient], from treatment start
+    subgroups: list[int]  # index of the patient's model in progression_models[level]
     death_days: list[float]
     dropout_days: list[float]
     clinical: list[bool]
@@ -314,6 +326,7 @@ def _draw_patients(plan: TrialPlan, rng: np.random.Generator) -> _PatientDraws:
         screen_failed=(u[:, _COLUMN["screen_failure"]] < plan.screen_failure_prob).tolist(),
         withdrew=(u[:, _COLUMN["withdrawal"]] < plan.withdrawal_prob).tolist(),
         progression_days=by_level,
+        subgroups=group.tolist(),
         death_days=latent(plan.death, "death"),
         dropout_days=latent(plan.dropout, "dropout"),
         clinical=(u[:, _COLUMN["clinical_progression"]] < plan.clinical_progression_prob).tolist(),
@@ -543,7 +556,16 @@ class _TrialRun:
         patient.phase, patient.level, patient.start_day = phase, level, day
         patient.in_phase2 = phase == 2
         self.phase2_count += phase == 2
-        latent = day + draws.progression_days[level][index]
+        toxicity = plan.toxicity
+        if toxicity is not None:
+            assigned = list(toxicity.start_levels)
+            if plan.phase1 is not None:
+                assigned[toxicity.dose_finding_drug] = level
+            patient.assigned_levels = tuple(assigned)
+        latent_days = draws.progression_days[level][index]
+        if toxicity is not None and toxicity.exposure_response_hazard_ratio is not None:
+            latent_days = self.progression_under_exposure(patient, latent_days)
+        latent = day + latent_days
         if plan.continuous_assessment or draws.clinical[index]:
             observed = latent
         else:
@@ -562,12 +584,7 @@ class _TrialRun:
             (observed, "progression"),
             (patient.dropout_day, "dropout"),
         )
-        toxicity = plan.toxicity
         if toxicity is not None:
-            assigned = list(toxicity.start_levels)
-            if plan.phase1 is not None:
-                assigned[toxicity.dose_finding_drug] = level
-            patient.assigned_levels = tuple(assigned)
             patient.ae_rows = self.ae_rows(patient.patient_id, patient.end_day - day)
             patient.course = run_course(
                 toxicity.policy,
@@ -579,6 +596,54 @@ class _TrialRun:
             )
         self.last_start_day = day
         self.follow(patient)
+
+    def progression_under_exposure(self, patient: _Patient, baseline_days: float) -> float:
+        """Days from the start of treatment to progression when its hazard depends on exposure.
+
+        The hazard at t is the patient's baseline hazard (its progression model) times
+        HR ^ (1 - r(t)), HR = `toxicity.exposure_response_hazard_ratio`, r(t) the RDI of the RDI
+        drug over the doses given before the latest cycle start (r = 1 in cycle 1), or over the
+        whole course once a rule has ended treatment (sim.dose_modification.rdi_so_far).
+        Cumulative RDI rather than each cycle's own dose fraction, so that a cycle's hazard
+        depends only on doses already given and the last r is the RDI the trial reports. The
+        patient's unit-exponential draw is the baseline's, H0(baseline_days), so every other
+        number stays as it was; sim.outcomes.time_with_hazard_multipliers solves H(T) = that.
+        r(t) reads the course the patient would have without progression, death or dropout;
+        the course the engine then runs to the end of follow-up is its beginning (same uniforms).
+        Laid out one cycle past a horizon (so every cycle start before it is known), the horizon
+        doubled until the answer falls inside it.
+        """
+        plan, toxicity = self.plan, self.plan.toxicity
+        models = plan.progression_models[patient.level]
+        model = models[patient.draws.subgroups[patient.draw_index]]
+        drug = toxicity.rdi_drug
+        hazard_ratio = toxicity.exposure_response_hazard_ratio
+        start, cycle_days = patient.start_day, plan.cycle_days
+        horizon = baseline_days + cycle_days
+        while True:
+            course = run_course(
+                toxicity.policy,
+                patient.assigned_levels,
+                self.ae_rows(patient.patient_id, horizon + cycle_days),
+                start,
+                start + horizon + cycle_days,
+                cycle_days,
+            )
+            off = course.end_day if course.state.off_treatment else None
+            steps = rdi_so_far(
+                toxicity.policy.model.drugs[drug],
+                patient.assigned_levels[drug],
+                course.periods[drug],
+                course.cycle_start_days,
+                off,
+                cycle_days,
+            )
+            multipliers = [(day - start, hazard_ratio ** (1.0 - r)) for day, r in steps]
+            known = math.inf if off is not None else horizon
+            days = time_with_hazard_multipliers(model, baseline_days, multipliers, known)
+            if days is not None:
+                return days
+            horizon *= 2
 
     def ae_rows(self, patient_id: int, days: float) -> np.ndarray:
         """This patient's adverse-event uniforms for `days` of treatment (see _AE_BLOCK_CYCLES)."""

@@ -5,6 +5,8 @@ Each model maps uniforms to times by its inverse distribution function, so the s
 and sweep points. Times are in days from the start of treatment.
 """
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +20,12 @@ class TimeToEventModel(Protocol):
 
     def survival(self, days: np.ndarray) -> np.ndarray: ...
 
+    # Scalar cumulative hazard H(t) = -log S(t) and its inverse (the time at which H reaches a
+    # value): what `time_with_hazard_multipliers` integrates.
+    def cumulative_hazard(self, days: float) -> float: ...
+
+    def time_at_cumulative_hazard(self, cumulative: float) -> float: ...
+
 
 @dataclass(frozen=True)
 class Exponential:
@@ -28,6 +36,12 @@ class Exponential:
 
     def survival(self, days: np.ndarray) -> np.ndarray:
         return np.exp(-LN2 * np.asarray(days) / self.median_days)
+
+    def cumulative_hazard(self, days: float) -> float:
+        return LN2 * days / self.median_days
+
+    def time_at_cumulative_hazard(self, cumulative: float) -> float:
+        return cumulative * self.median_days / LN2
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,12 @@ class Weibull:
 
     def survival(self, days: np.ndarray) -> np.ndarray:
         return np.exp(-((np.asarray(days) / self.scale_days) ** self.shape))
+
+    def cumulative_hazard(self, days: float) -> float:
+        return (days / self.scale_days) ** self.shape
+
+    def time_at_cumulative_hazard(self, cumulative: float) -> float:
+        return self.scale_days * cumulative ** (1.0 / self.shape)
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,55 @@ class PiecewiseExponential:
         days = np.asarray(days, dtype=float)
         piece = np.searchsorted(starts, days, side="right") - 1
         return np.exp(-(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece])))
+
+    def cumulative_hazard(self, days: float) -> float:
+        starts, hazards, cumulative_at_start = self._pieces()
+        piece = int(np.searchsorted(starts, days, side="right")) - 1
+        return float(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece]))
+
+    def time_at_cumulative_hazard(self, cumulative: float) -> float:
+        starts, hazards, cumulative_at_start = self._pieces()
+        piece = int(np.searchsorted(cumulative_at_start, cumulative, side="right")) - 1
+        return float(starts[piece] + (cumulative - cumulative_at_start[piece]) / hazards[piece])
+
+
+def time_with_hazard_multipliers(
+    model: TimeToEventModel,
+    baseline_days: float,
+    steps: Sequence[tuple[float, float]],
+    horizon_days: float = math.inf,
+) -> float | None:
+    """The event time when the hazard is `model`'s times a step function, for the patient whose
+    time under `model` alone is `baseline_days`.
+
+    `steps`: (day, multiplier) pairs, days increasing from 0, each multiplier > 0 holding until
+    the next day, the last until `horizon_days` (the step function is known up to there). The
+    patient's unit-exponential draw is E = H0(baseline_days), H0 the model's cumulative hazard, and
+    the event time T solves H(T) = E with H(t) = sum over steps k of m_k (H0(min(t, b_k)) -
+    H0(a_k)) over the steps [a_k, b_k) begun by t. While every multiplier so far is exactly 1 the
+    hazard is the model's, and a baseline time there is returned as it is (bit for bit). None:
+    the event is not reached by `horizon_days` (extend the steps and ask again).
+    """
+    target = None  # E, computed when a multiplier first differs from 1
+    accumulated = 0.0  # H at the current step's start, once target is set
+    for index, (start, multiplier) in enumerate(steps):
+        end = steps[index + 1][0] if index + 1 < len(steps) else horizon_days
+        if target is None:
+            if multiplier == 1.0:
+                if baseline_days < end:
+                    return baseline_days
+                continue
+            target = model.cumulative_hazard(baseline_days)
+            accumulated = model.cumulative_hazard(start)
+        at_start = model.cumulative_hazard(start)
+        if end < math.inf:
+            piece = multiplier * (model.cumulative_hazard(end) - at_start)
+        else:
+            piece = math.inf
+        if accumulated + piece >= target:
+            return model.time_at_cumulative_hazard(at_start + (target - accumulated) / multiplier)
+        accumulated += piece
+    return None
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,10 @@ class ToxicitySection(_Section):
     drug: Annotated[list[DrugSection], Field(min_length=1)]
     ae: Annotated[list[AdverseEventSection], Field(min_length=1)]
     rule: list[RuleSection] = []
+    # Hazard ratio of progression at RDI 0 against RDI 1 (sim.engine progression_under_exposure);
+    # absent: progression does not depend on the doses. Bounded so that a patient's progression
+    # time stays within a few dozen baseline times (the engine lays the course out that far).
+    exposure_response_hazard_ratio: Annotated[float, Field(ge=0.01, le=100)] | None = None
 
 
 class FactorSection(_Section):

@@ -21,6 +21,7 @@ from sim.dose_modification import (
     ModificationPolicy,
     ModificationRule,
     RecoveryTime,
+    rdi_so_far,
     relative_dose_intensity,
     run_course,
 )
@@ -507,6 +508,39 @@ def test_relative_dose_intensity_of_a_day1_drug():
     assert relative_dose_intensity(antibody, 1, periods, 21.0) == pytest.approx(0.8)
     cut = (DosePeriod(0, 21, 1), DosePeriod(21, 42, 1), DosePeriod(42, 50, 1))
     assert relative_dose_intensity(antibody, 1, cut, 21.0) == pytest.approx(1.0)
+
+
+def test_rdi_so_far_steps_at_each_cycle_start_by_hand():
+    """The exposure-response link's r: 1 in cycle 1, then the RDI of the doses before each cycle
+    start (the two hand-worked histories above, cut there), then the whole course's from the day a
+    rule ended treatment.
+
+    Daily, 25 mg assigned, cycles on days 0, 28, 49: before day 28, 25 x 21 of 25 x 28 = 0.75;
+    before 49, 945 / 1225; with 20 mg to day 60 where treatment ended, (945 + 20 x 11) / 1500.
+    Day-1 antibody, 6 mg/kg, cycles on days 0, 28, 49: before 28 one dose of 28 / 21 planned,
+    0.75; before 49 two of 49 / 21, 6 / 7."""
+    daily = (DosePeriod(0, 21, 3), DosePeriod(21, 28, None), DosePeriod(28, 49, 2))
+    steps = rdi_so_far(RUX, 3, daily, (0.0, 28.0, 49.0), None, 21.0)
+    assert [day for day, _ in steps] == [0.0, 28.0, 49.0]
+    assert [r for _, r in steps] == pytest.approx([1.0, 0.75, 945 / 1225])
+    ended = rdi_so_far(RUX, 3, (*daily, DosePeriod(49, 60, 2)), (0.0, 28.0, 49.0), 60.0, 21.0)
+    assert ended[-1] == (60.0, pytest.approx(1165 / 1500))
+    antibody = Drug("ab", "day1", (4.0, 6.0))
+    periods = (DosePeriod(0, 21, 1), DosePeriod(21, 28, None), DosePeriod(28, 49, 1))
+    steps = rdi_so_far(antibody, 1, periods, (0.0, 28.0, 49.0), None, 21.0)
+    assert [r for _, r in steps] == pytest.approx([1.0, 0.75, 6 / 7])
+
+
+def test_rdi_so_far_is_exactly_1_at_full_dose_and_holds_when_the_drug_stops():
+    """Every dose at the assigned level: r is 1.0 exactly (no ratio of sums off by a rounding),
+    so the link leaves such a patient's progression time untouched. A drug stopped on day 10
+    while the other drugs go on keeps its r (its time on treatment ended with it)."""
+    pieces = [DosePeriod(0.1 * k, 0.1 * (k + 1), 3) for k in range(630)]
+    steps = rdi_so_far(RUX, 3, pieces, (0.0, 21.0, 42.0), None, 21.0)
+    assert [r for _, r in steps] == [1.0, 1.0, 1.0]
+    stopped = rdi_so_far(RUX, 3, (DosePeriod(0, 5, 3), DosePeriod(5, 10, 2)), (0.0, 21.0, 42.0),
+                         None, 21.0)
+    assert [r for _, r in stopped] == pytest.approx([1.0, 0.9, 0.9])
 
 
 def test_uniform_columns_per_cycle():

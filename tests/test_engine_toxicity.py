@@ -3,14 +3,16 @@ calibrated scenario against the reference trial's published figures."""
 
 import itertools
 import math
+import tomllib
 
+import numpy as np
 import pytest
 
 from sim import records
 from sim.engine import TrialPlan, simulate_trial
 from sim.rng import replicate_streams
 from sim.runner import run
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, validate_scenario
 
 SCENARIO = "ruxolitinib_trastuzumab_toxicity"
 # The trial's phase II, as the calibration assumed it (docs/ae_calibration.md): phase I off (its
@@ -139,3 +141,189 @@ def test_phase1_dlts_from_the_ae_model_occur_at_the_implied_rates():
         patients = metrics[f"n_at_level_{level}"].estimate * reps
         dlts = metrics[f"dlt_at_level_{level}"].estimate * reps
         assert abs(dlts - p * patients) <= 3 * math.sqrt(patients * p * (1 - p)) + 1e-9, level
+
+
+# --- exposure-response: the progression hazard times HR ^ (1 - RDI so far) ----------------------
+
+# Every patient is reduced after cycle 1, deterministically: a day-1 drug at 20 mg (levels 10, 20),
+# an AE of grade 1 with probability 1 in cycle 1 and never after (cycle factors 1, 0), and a rule
+# reducing the drug one level at grade >= 1. So every patient gets 20 mg on day 0 and 10 mg on
+# days 21, 42, ... with no hold: cycle k starts on day 21 (k - 1), and the RDI of the doses before
+# it is r_1 = 1 and r_k = (1 + (k - 2) / 2) / (k - 1) for k >= 2 (doses 20 + 10 (k - 2) mg over
+# (k - 1) planned 20 mg doses). Continuous assessment, no death or dropout.
+REDUCED_AFTER_CYCLE_1 = """
+[trial]
+name = "reduced after cycle 1"
+[accrual]
+model = "fixed"
+rate_per_month = 30.0
+[treatment]
+cycle_days = 21
+[phase2]
+n = 30
+alpha = 0.05
+null_median_weeks = 8
+true_median_weeks = 13
+follow_up_weeks = 26
+[toxicity]
+rdi_drug = "d"
+[[toxicity.drug]]
+name = "d"
+schedule = "day1"
+dose_levels = [10, 20]
+start_level = 2
+[[toxicity.ae]]
+name = "x"
+haematologic = false
+drug = "d"
+grade_probs_per_cycle = [1.0, 0.0, 0.0, 0.0]
+cycle_factors = [1.0, 0.0]
+[[toxicity.rule]]
+drug = "d"
+ae = "x"
+min_grade = 1
+action = "reduce"
+"""
+
+
+def _closed_form_time(cumulative_hazard, inverse, hazard_ratio: float, target: float) -> float:
+    """The time at which the hazard h0(t) HR ^ (1 - r_k) in cycle k (the construction above)
+    accumulates `target` (ln 2: the median): walk the 21-day cycles until the cumulative hazard,
+    sum over cycles of HR ^ (1 - r_k) (H0(end_k) - H0(start_k)), reaches it, then invert within
+    the cycle: H0(t) = H0(start_k) + (target - H(start_k)) / multiplier_k."""
+    accumulated = 0.0
+    for k in itertools.count(1):
+        r = 1.0 if k == 1 else (1 + (k - 2) * 0.5) / (k - 1)
+        multiplier = hazard_ratio ** (1 - r)
+        start, end = 21.0 * (k - 1), 21.0 * k
+        piece = multiplier * (cumulative_hazard(end) - cumulative_hazard(start))
+        if accumulated + piece >= target:
+            return inverse(cumulative_hazard(start) + (target - accumulated) / multiplier)
+        accumulated += piece
+    raise AssertionError("unreachable")
+
+
+def _treated_records(scenario, reps: int, seed: int) -> list[records.PatientRecord]:
+    plan = TrialPlan.from_scenario(scenario)
+    return [
+        patient
+        for replicate in range(reps)
+        for patient in simulate_trial(plan, replicate_streams(seed, replicate)).patients
+        if patient.status == records.TREATED
+    ]
+
+
+def _latent_days(patients) -> list[float]:
+    return [p.latent_progression_day - p.treatment_start_day for p in patients]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "hazard_ratio"),
+    [
+        ({}, 4.0),
+        ({"pfs_model": "weibull", "weibull_shape": 1.5}, 4.0),
+        ({}, 0.25),  # missed doses protect: later progression, past the first horizon
+    ],
+)
+def test_exposure_response_median_matches_the_closed_form(overrides, hazard_ratio):
+    """Closed form (the construction above): baseline exponential or Weibull with median
+    13 weeks = 91 days, H0(t) = ln 2 t / 91 or (t / s)^1.5 with s = 91 / ln(2)^(1/1.5); the
+    hazard is h0(t) HR ^ (1 - r_k) in cycle k, so the median solves sum_k HR ^ (1 - r_k)
+    (H0(end_k) - H0(start_k)) = ln 2 (`_closed_form_median`). The simulated median of 3,000
+    latent progression times (100 trials of 30, seed 41) must lie within 3 Monte Carlo SE of it,
+    SE = 1 / (2 f(m) sqrt(n)), f(m) = h(m) S(m) = h0(m) HR ^ (1 - r) / 2 the density at the
+    median (the sample median's asymptotic SE). The baseline's median (91 days) lies outside:
+    the test sees the effect. And exactly, patient by patient: each linked time is the closed
+    form's time for the patient's own draw H0(T0), T0 its time without the key (same seed).
+    (The three cases share the same uniforms, mapped by a monotone transform: their medians
+    deviate by the same number of SEs.)"""
+    data = tomllib.loads(REDUCED_AFTER_CYCLE_1)
+    data["toxicity"]["exposure_response_hazard_ratio"] = hazard_ratio
+    for key, value in overrides.items():
+        data["phase2"][key] = value
+    scenario = validate_scenario(data, "reduced after cycle 1")
+    if overrides:
+        shape = 1.5
+        scale = 91.0 / math.log(2) ** (1 / shape)
+
+        def cumulative(t):
+            return (t / scale) ** shape
+
+        def inverse(h):
+            return scale * h ** (1 / shape)
+
+        def baseline_hazard(t):
+            return shape / scale * (t / scale) ** (shape - 1)
+    else:
+        def cumulative(t):
+            return math.log(2) * t / 91.0
+
+        def inverse(h):
+            return h * 91.0 / math.log(2)
+
+        def baseline_hazard(t):
+            return math.log(2) / 91.0
+
+    expected = _closed_form_time(cumulative, inverse, hazard_ratio, math.log(2))
+    cycle = math.floor(expected / 21.0) + 1
+    r = 1.0 if cycle == 1 else (1 + (cycle - 2) * 0.5) / (cycle - 1)
+    density = baseline_hazard(expected) * hazard_ratio ** (1 - r) * 0.5
+    days = _latent_days(_treated_records(scenario, reps=100, seed=41))
+    n = len(days)
+    assert n == 3000
+    # Patient by patient, exactly: the same uniforms without the key give each baseline time T0,
+    # whose unit-exponential draw H0(T0) the closed-form hazard must reach at the linked time.
+    del data["toxicity"]["exposure_response_hazard_ratio"]
+    baseline = _latent_days(_treated_records(validate_scenario(data, "no link"), 100, 41))
+    closed_form = [_closed_form_time(cumulative, inverse, hazard_ratio, cumulative(t))
+                   for t in baseline]
+    assert days == pytest.approx(closed_form, rel=1e-9, abs=1e-9)
+    se = 1 / (2 * density * math.sqrt(n))
+    simulated = float(np.median(days))
+    assert abs(simulated - expected) <= 3 * se, (simulated, expected, se)
+    assert abs(91.0 - expected) > 6 * se  # the effect is far larger than the tolerance
+
+
+def test_exposure_response_hazard_ratio_1_changes_nothing():
+    """HR = 1: HR ^ (1 - r) = 1 whatever the doses, so the progression hazard is the baseline's;
+    every trial record (patients, cycles, AEs, RDI, events) must equal the one without the key,
+    bit for bit: same seed, same uniforms. With phase I on, so the dose-finding drug's assigned
+    level is exercised too."""
+    base = load_scenario(SCENARIO)
+    linked = load_scenario(SCENARIO, ["toxicity.exposure_response_hazard_ratio=1.0"])
+    assert base.toxicity.exposure_response_hazard_ratio is None
+    plain, with_key = TrialPlan.from_scenario(base), TrialPlan.from_scenario(linked)
+    for replicate in range(40):
+        one = simulate_trial(plain, replicate_streams(11, replicate), trace=True)
+        two = simulate_trial(with_key, replicate_streams(11, replicate), trace=True)
+        assert one == two, replicate
+    assert run(base, 200, seed=12).metrics == run(linked, 200, seed=12).metrics
+
+
+@pytest.mark.parametrize("hazard_ratio", [3.0, 0.5])
+def test_exposure_response_moves_only_patients_who_missed_doses(hazard_ratio):
+    """Per patient (the same uniforms with and without the key): HR > 1 can only bring
+    progression forward and HR < 1 only delay it, since HR ^ (1 - r) is >= 1 or <= 1 for r in
+    [0, 1]; a patient whose progression was seen without any hold or reduction before it took
+    every planned dose up to it (r = 1 all along) and keeps the baseline time exactly; some
+    patients move."""
+    base = _treated_records(load_scenario(SCENARIO, AS_OBSERVED), reps=60, seed=13)
+    linked = _treated_records(
+        load_scenario(
+            SCENARIO, [*AS_OBSERVED, f"toxicity.exposure_response_hazard_ratio={hazard_ratio}"]
+        ),
+        reps=60,
+        seed=13,
+    )
+    assert [p.patient_id for p in base] == [p.patient_id for p in linked]
+    moved = full_dose = 0
+    for before, after in zip(_latent_days(base), _latent_days(linked), strict=True):
+        if after != before:
+            moved += 1
+            assert (after < before) if hazard_ratio > 1 else (after > before)
+    for before, after in zip(base, linked, strict=True):
+        seen = after.progression_day < math.inf  # its course ran past the latent progression
+        if seen and not (after.dose_held or after.dose_reduced):
+            full_dose += 1
+            assert after.latent_progression_day == before.latent_progression_day
+    assert moved > 50 and full_dose > 50, (moved, full_dose)

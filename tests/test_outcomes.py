@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.outcomes import Exponential, PiecewiseExponential, PiecewiseHazard, Weibull
+from sim.outcomes import (
+    Exponential,
+    PiecewiseExponential,
+    PiecewiseHazard,
+    Weibull,
+    time_with_hazard_multipliers,
+)
 from sim.units import LN2
 
 
@@ -70,3 +76,47 @@ def test_piecewise_hazard_inverts_its_cumulative_hazard_like_the_piecewise_model
     assert gap.inverse(np.array([0.5, 1.0, 1.2])).tolist() == pytest.approx([5.0, 20.0, 21.0])
     never = PiecewiseHazard((10.0,), (0.1, 0.0))
     assert never.inverse(np.array([0.5, 2.0])).tolist() == [5.0, math.inf]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        Exponential(56.0),
+        Weibull(56.0, 0.7),
+        Weibull(56.0, 2.5),
+        PiecewiseExponential((28.0, 91.0), (30.0, 80.0, 200.0)),
+    ],
+)
+def test_cumulative_hazard_is_minus_log_survival_and_inverts(model):
+    """H(t) = -log S(t) (the definition), and the time at which H reaches H(t) is t."""
+    for t in (0.5, 13.0, 28.0, 56.0, 100.0, 400.0):
+        h = model.cumulative_hazard(t)
+        assert h == pytest.approx(-math.log(model.survival(np.array([t]))[0]), rel=1e-12)
+        assert model.time_at_cumulative_hazard(h) == pytest.approx(t, rel=1e-12)
+
+
+def test_time_with_hazard_multipliers_by_hand():
+    """Exponential, hazard ln 2 / 10 a day. Baseline time 8 days: E = 0.8 ln 2. Hazard x1 on
+    [0, 5), x2 after: H(t) = ln 2 (5 + 2 (t - 5)) / 10 = 0.8 ln 2 at t = 6.5. Weibull(scale 10,
+    shape 2), H0 = (t / 10)^2, baseline 10 days (E = 1), x1 on [0, 5), x0.5 on [5, 8), x3 after:
+    H(8) = 0.25 + 0.5 (0.64 - 0.25) = 0.445, then 0.445 + 3 ((t / 10)^2 - 0.64) = 1 at
+    (t / 10)^2 = 0.825, t = 10 sqrt(0.825)."""
+    exponential = Exponential(10.0)
+    assert time_with_hazard_multipliers(exponential, 8.0, [(0.0, 1.0), (5.0, 2.0)]) == \
+        pytest.approx(6.5, rel=1e-12)
+    weibull = Weibull(10.0 * LN2 ** 0.5, 2.0)  # median 10 sqrt(ln 2): scale 10
+    steps = [(0.0, 1.0), (5.0, 0.5), (8.0, 3.0)]
+    assert time_with_hazard_multipliers(weibull, 10.0, steps) == \
+        pytest.approx(10 * math.sqrt(0.825), rel=1e-12)
+
+
+def test_time_with_hazard_multipliers_keeps_the_baseline_time_while_multipliers_are_1():
+    """Before any multiplier differs from 1 the hazard is the model's: the baseline time comes
+    back bit for bit (no round trip through H and its inverse); past the known horizon the
+    answer is None (the caller extends the steps)."""
+    model = Weibull(91.0, 1.5)
+    baseline = 37.123456789
+    assert time_with_hazard_multipliers(model, baseline, [(0.0, 1.0), (21.0, 1.0)]) == baseline
+    assert time_with_hazard_multipliers(model, baseline, [(0.0, 1.0), (42.0, 2.0)]) == baseline
+    assert time_with_hazard_multipliers(model, baseline, [(0.0, 1.0)], horizon_days=30.0) is None
+    assert time_with_hazard_multipliers(model, baseline, [(0.0, 0.5)], horizon_days=40.0) is None

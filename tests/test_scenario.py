@@ -194,3 +194,28 @@ def test_dlts_from_the_ae_model_replace_the_given_probabilities():
     assert given.phase1.true_dlt_probs == [0.05, 0.10, 0.20, 0.25]
     implied = switched.phase1.true_dlt_probs
     assert len(implied) == 4 and implied == sorted(implied) and 0.005 < implied[-1] < 0.03
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("0", "0"), ("-2.0", "-2.0"), ("0.001", "0.001"), ("150", "150"), ("inf", "inf"),
+     ('"strong"', '"strong"')],
+)
+def test_exposure_response_hazard_ratio_must_be_a_number_from_0_01_to_100(value, shown):
+    override = f"toxicity.exposure_response_hazard_ratio={value}"
+    message = _error("ruxolitinib_trastuzumab_toxicity", [override])
+    assert message == (
+        f"--set {override}: toxicity.exposure_response_hazard_ratio = {shown} is not allowed: "
+        "expected a number >= 0.01 and <= 100"
+    )
+
+
+def test_exposure_response_hazard_ratio_is_optional_and_read_from_the_toxicity_section():
+    assert load_scenario("ruxolitinib_trastuzumab_toxicity").toxicity \
+        .exposure_response_hazard_ratio is None
+    linked = load_scenario(
+        "ruxolitinib_trastuzumab_toxicity", ["toxicity.exposure_response_hazard_ratio=2"]
+    )
+    assert linked.toxicity.exposure_response_hazard_ratio == 2.0
+    message = _error("ruxolitinib_trastuzumab", ["toxicity.exposure_response_hazard_ratio=2"])
+    assert "missing required key toxicity.rdi_drug" in message
