@@ -20,14 +20,18 @@ def _uniforms(n=20_000, seed=8):
     return np.random.default_rng(seed).random(n)
 
 
+# Every model shape, with a decreasing, an increasing and a piecewise hazard.
+MODELS = [
+    Exponential(56.0),
+    Weibull(56.0, 0.7),
+    Weibull(56.0, 2.5),
+    PiecewiseExponential((28.0, 91.0), (30.0, 80.0, 200.0)),
+]
+
+
 @pytest.mark.parametrize(
     "model",
-    [
-        Exponential(56.0),
-        Weibull(56.0, 0.7),
-        Weibull(56.0, 2.5),
-        PiecewiseExponential((28.0, 91.0), (30.0, 80.0, 200.0)),
-    ],
+    MODELS,
 )
 def test_sampled_times_follow_the_model(model):
     times = model.times_from_uniforms(_uniforms())
@@ -80,12 +84,7 @@ def test_piecewise_hazard_inverts_its_cumulative_hazard_like_the_piecewise_model
 
 @pytest.mark.parametrize(
     "model",
-    [
-        Exponential(56.0),
-        Weibull(56.0, 0.7),
-        Weibull(56.0, 2.5),
-        PiecewiseExponential((28.0, 91.0), (30.0, 80.0, 200.0)),
-    ],
+    MODELS,
 )
 def test_cumulative_hazard_is_minus_log_survival_and_inverts(model):
     """H(t) = -log S(t) (the definition), and the time at which H reaches H(t) is t."""
