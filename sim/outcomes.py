@@ -8,6 +8,7 @@ and sweep points. Times are in days from the start of treatment.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -78,31 +79,34 @@ class PiecewiseExponential:
     breaks_days: tuple[float, ...]
     median_days: tuple[float, ...]
 
+    @cached_property
     def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(piece starts, hazards, cumulative hazard at each start): made once per model, as the
+        exposure-response link asks for H0 several times a patient."""
         starts = np.concatenate(([0.0], self.breaks_days))
         hazards = LN2 / np.asarray(self.median_days)
         cumulative_at_start = np.concatenate(([0.0], np.cumsum(hazards[:-1] * np.diff(starts))))
         return starts, hazards, cumulative_at_start
 
     def times_from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
-        starts, hazards, cumulative_at_start = self._pieces()
+        starts, hazards, cumulative_at_start = self._pieces
         target = -np.log1p(-uniforms)
         piece = np.searchsorted(cumulative_at_start, target, side="right") - 1
         return starts[piece] + (target - cumulative_at_start[piece]) / hazards[piece]
 
     def survival(self, days: np.ndarray) -> np.ndarray:
-        starts, hazards, cumulative_at_start = self._pieces()
+        starts, hazards, cumulative_at_start = self._pieces
         days = np.asarray(days, dtype=float)
         piece = np.searchsorted(starts, days, side="right") - 1
         return np.exp(-(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece])))
 
     def cumulative_hazard(self, days: float) -> float:
-        starts, hazards, cumulative_at_start = self._pieces()
+        starts, hazards, cumulative_at_start = self._pieces
         piece = int(np.searchsorted(starts, days, side="right")) - 1
         return float(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece]))
 
     def time_at_cumulative_hazard(self, cumulative: float) -> float:
-        starts, hazards, cumulative_at_start = self._pieces()
+        starts, hazards, cumulative_at_start = self._pieces
         piece = int(np.searchsorted(cumulative_at_start, cumulative, side="right")) - 1
         return float(starts[piece] + (cumulative - cumulative_at_start[piece]) / hazards[piece])
 
@@ -134,15 +138,14 @@ def time_with_hazard_multipliers(
                     return baseline_days
                 continue
             target = model.cumulative_hazard(baseline_days)
-            accumulated = model.cumulative_hazard(start)
-        at_start = model.cumulative_hazard(start)
-        if end < math.inf:
-            piece = multiplier * (model.cumulative_hazard(end) - at_start)
-        else:
-            piece = math.inf
+            at_start = model.cumulative_hazard(start)
+            accumulated = at_start
+        at_end = model.cumulative_hazard(end) if end < math.inf else math.inf
+        piece = multiplier * (at_end - at_start)
         if accumulated + piece >= target:
             return model.time_at_cumulative_hazard(at_start + (target - accumulated) / multiplier)
         accumulated += piece
+        at_start = at_end  # H0 at the next step's start
     return None
 
 

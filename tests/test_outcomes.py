@@ -29,10 +29,7 @@ MODELS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "model",
-    MODELS,
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_sampled_times_follow_the_model(model):
     times = model.times_from_uniforms(_uniforms())
     # Kolmogorov-Smirnov against the model's CDF; with a fixed seed this is deterministic, and a
@@ -82,10 +79,7 @@ def test_piecewise_hazard_inverts_its_cumulative_hazard_like_the_piecewise_model
     assert never.inverse(np.array([0.5, 2.0])).tolist() == [5.0, math.inf]
 
 
-@pytest.mark.parametrize(
-    "model",
-    MODELS,
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_cumulative_hazard_is_minus_log_survival_and_inverts(model):
     """H(t) = -log S(t) (the definition), and the time at which H reaches H(t) is t."""
     for t in (0.5, 13.0, 28.0, 56.0, 100.0, 400.0):
