@@ -12,7 +12,7 @@ progression seen at the day-63 scan means cycle 4 is not given.
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
@@ -334,47 +334,58 @@ def _draw_patients(plan: TrialPlan, rng: np.random.Generator) -> _PatientDraws:
     )
 
 
-@dataclass
 class _Patient:
-    patient_id: int
-    registration_day: float
-    status: str
+    """One registered patient's state; the class attributes are the defaults (set per patient
+    only when they change: most registrations never need most of them)."""
+
     draws: _PatientDraws | None = None
-    draw_index: int = 0
-    phase: int = 2
-    level: int = 0
-    in_phase2: bool = False
-    start_day: float = math.inf
-    latent_progression_day: float = math.inf
-    observed_progression_day: float = math.inf  # when it will be seen, if followed that long
-    death_day: float = math.inf
-    dropout_day: float = math.inf
-    responder: bool = False
-    end_day: float = math.inf  # follow-up ends: progression seen, death or dropout
-    end_kind: str = ""
-    dlt_day: float = math.inf
-    cycle_start_days: list[float] = field(default_factory=list)
-    scan_days: list[float] = field(default_factory=list)
-    ended: bool = False
-    view: TreatedPatient | None = None  # phase I: what the design sees, once the window is over
+    draw_index = 0
+    phase = 2
+    level = 0
+    in_phase2 = False
+    start_day = math.inf
+    latent_progression_day = math.inf
+    observed_progression_day = math.inf  # when it will be seen, if followed that long
+    death_day = math.inf
+    dropout_day = math.inf
+    responder = False
+    end_day = math.inf  # follow-up ends: progression seen, death or dropout
+    end_kind = ""
+    dlt_day = math.inf
+    ended = False
+    phase1_index = -1  # phase I: position in treatment order
     course: Course | None = None  # with an AE model: cycles, AEs and dose changes
     assigned_levels: tuple[int, ...] = ()
     ae_rows: np.ndarray | None = None
+
+    def __init__(self, patient_id: int, registration_day: float, status: str) -> None:
+        self.patient_id = patient_id
+        self.registration_day = registration_day
+        self.status = status
+
+    def visits(self, until_day: float, plan: "TrialPlan") -> tuple[tuple[float, ...], ...]:
+        """(cycle start days, scan days) of this patient's follow-up up to `until_day`."""
+        cycles, scans = visit_schedule(
+            self.start_day, self.end_day, plan.cycle_days, plan.scan_interval_days, until_day
+        )
+        if self.course is not None:  # holds delay cycles; scans keep their calendar
+            cycles = [day for day in self.course.cycle_start_days if day <= until_day]
+        return tuple(cycles), tuple(scans)
 
     def scan_result(self, day: float) -> str:
         if day == self.observed_progression_day:
             return records.PROGRESSIVE
         return records.RESPONSE if self.responder else records.STABLE
 
-    def record(self, cut_day: float, toxicity: "ToxicityPlan | None") -> records.PatientRecord:
+    def record(self, cut_day: float, plan: "TrialPlan") -> records.PatientRecord:
         """What happened to this patient by `cut_day` (the simulation's last day)."""
-        if self.ended:  # follow-up ended by the cut: every visit laid out happened
-            cycles, scans = tuple(self.cycle_start_days), tuple(self.scan_days)
-            end_kind = self.end_kind
-        else:
-            cycles = tuple(day for day in self.cycle_start_days if day <= cut_day)
-            scans = tuple(day for day in self.scan_days if day <= cut_day)
-            end_kind = ""
+        if self.start_day == math.inf:  # never treated
+            return records.PatientRecord(
+                self.patient_id, self.registration_day, self.status, in_phase2=False
+            )
+        # Follow-up that ended by the cut ended by its own day, so every visit laid out happened.
+        cycles, scans = self.visits(cut_day, plan)
+        end_kind = self.end_kind if self.ended else ""
         if scans:
             seen = records.RESPONSE if self.responder else records.STABLE
             results = (seen,) * len(scans)
@@ -383,7 +394,7 @@ class _Patient:
         else:
             results = ()
         end = self.end_day
-        exposure = self.exposure(cut_day, toxicity) if self.course is not None else {}
+        exposure = self.exposure(cut_day, plan.toxicity) if self.course is not None else {}
         return records.PatientRecord(
             patient_id=self.patient_id,
             registration_day=self.registration_day,
@@ -449,6 +460,10 @@ class _TrialRun:
         self.phase2_level = 0 if plan.phase1 is None else None
         self.phase2_count = 0  # patients in the phase II analysis population
         self.phase1_patients: list[_Patient] = []
+        # What the design sees, in treatment order: final once a window is complete; the open
+        # windows' entries are refreshed when the design is asked.
+        self.phase1_views: list[TreatedPatient] = []
+        self.open_windows: list[_Patient] = []
         self.waiting: list[_Patient] = []
         self.toxicity_draws: list[list[float]] = []
         self.ae_chunks: list[np.ndarray] = []
@@ -521,7 +536,8 @@ class _TrialRun:
             if self.trace:
                 self.log(day, patient_id, "withdrawal")
             return
-        patient = _Patient(patient_id, day, records.TREATED, draws=draws, draw_index=index)
+        patient = _Patient(patient_id, day, records.TREATED)
+        patient.draws, patient.draw_index = draws, index
         self.patients.append(patient)
         if self.stage == PHASE2:
             self.start(patient, self.phase2_level, phase=2)
@@ -667,17 +683,11 @@ class _TrialRun:
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.
 
-        Nothing is decided at a visit yet, so the visits are laid out at once and one timed event
-        ends the follow-up; `record` keeps only what happened by the data cut.
+        Nothing is decided at a visit yet, so one timed event ends the follow-up; the visits are
+        laid out when the patient's record is made, up to the data cut (`_Patient.visits`).
         """
-        cycles, scans = visit_schedule(
-            patient.start_day, patient.end_day, self.plan.cycle_days, self.plan.scan_interval_days
-        )
-        if patient.course is not None:  # holds delay cycles; scans keep their calendar
-            cycles = list(patient.course.cycle_start_days)
-        patient.cycle_start_days = cycles
-        patient.scan_days = scans
         if self.trace:
+            cycles, scans = patient.visits(math.inf, self.plan)
             detail = f"phase {patient.phase}, level {patient.level + 1}"
             self.log(patient.start_day, patient.patient_id, "treatment_start", detail)
             for number, day in enumerate(cycles, start=1):
@@ -722,7 +732,7 @@ class _TrialRun:
         if self.trace:
             detail = ""
             if patient.end_kind == "progression":
-                on_scan = patient.end_day in patient.scan_days
+                on_scan = patient.end_day in patient.visits(math.inf, self.plan)[1]
                 detail = "at scan" if on_scan else "clinical"
             self.log(patient.end_day, patient.patient_id, patient.end_kind, detail)
         self.followed -= 1
@@ -732,11 +742,12 @@ class _TrialRun:
     # ------------------------------------------------------------------ phase I
 
     def phase1_view(self) -> list[TreatedPatient]:
-        now = self.env.now
-        return [
-            patient.view or TreatedPatient(patient.level, now - patient.start_day, False)
-            for patient in self.phase1_patients
-        ]
+        now, views = self.env.now, self.phase1_views
+        for patient in self.open_windows:
+            views[patient.phase1_index] = TreatedPatient(
+                patient.level, now - patient.start_day, False
+            )
+        return views
 
     def phase1_step(self) -> None:
         """Start waiting patients as the design allows; close phase I when it says stop."""
@@ -765,7 +776,10 @@ class _TrialRun:
             chunk = self.streams.toxicity.random((_CHUNK, len(TOXICITY_COLUMNS))).tolist()
             self.toxicity_draws.extend(chunk)
         propensity, onset = self.toxicity_draws[row]
+        patient.phase1_index = len(self.phase1_patients)
         self.phase1_patients.append(patient)
+        self.phase1_views.append(TreatedPatient(level, 0.0, False))
+        self.open_windows.append(patient)
         if phase1.dlt_definition is not None:
             patient.dlt_day = self.ae_dlt_day(patient, phase1.dlt_definition)
         elif propensity < phase1.true_dlt_probs[level]:
@@ -791,11 +805,13 @@ class _TrialRun:
         """This patient's DLT outcome is final: a DLT was seen, or the window ended without."""
         window = self.plan.phase1.dlt_window_days
         if patient.dlt_day <= patient.start_day + window:
-            patient.view = TreatedPatient(patient.level, patient.dlt_day - patient.start_day, True)
+            view = TreatedPatient(patient.level, patient.dlt_day - patient.start_day, True)
             if self.trace:
                 self.log(self.env.now, patient.patient_id, "dlt")
         else:
-            patient.view = TreatedPatient(patient.level, window, False)
+            view = TreatedPatient(patient.level, window, False)
+        self.phase1_views[patient.phase1_index] = view
+        self.open_windows.remove(patient)
         if self.stage == PHASE1:
             self.phase1_step()
         elif self.stage == CLOSING_PHASE1:
@@ -803,7 +819,7 @@ class _TrialRun:
 
     def try_close_phase1(self) -> None:
         """Once every phase I window is complete: recommend a dose and open phase II."""
-        if any(p.view is None for p in self.phase1_patients):
+        if self.open_windows:
             return
         level = self.plan.phase1.design.recommend(self.phase1_view())
         self.phase1_end_day = self.env.now
@@ -856,7 +872,7 @@ class _TrialRun:
             order = {name: rank for rank, name in enumerate(records.EVENT_ORDER)}
             self.events.sort(key=lambda e: (e.day, e.patient_id, order[e.event]))
         return records.TrialRecord(
-            patients=tuple(p.record(self.analysis_day, self.plan.toxicity) for p in self.patients),
+            patients=tuple(p.record(self.analysis_day, self.plan) for p in self.patients),
             target_n=self.plan.phase2_n,
             accrual_closed_day=self.accrual_closed_day,
             closure_reason=self.closure_reason,
@@ -869,9 +885,14 @@ class _TrialRun:
 
 
 def visit_schedule(
-    start_day: float, end_day: float, cycle_days: float, scan_interval_days: float
+    start_day: float,
+    end_day: float,
+    cycle_days: float,
+    scan_interval_days: float,
+    until_day: float = math.inf,
 ) -> tuple[list[float], list[float]]:
-    """(cycle start days, scan days) from `start_day` until follow-up ends on `end_day`.
+    """(cycle start days, scan days) from `start_day` until follow-up ends on `end_day`, those
+    on or before `until_day` (a data cut).
 
     Scans count from the start of treatment. A scan on `end_day` is the one that sees the
     progression; a cycle due on `end_day` is not given (the scan is read first). Follow-up always
@@ -880,13 +901,14 @@ def visit_schedule(
     cycles = []
     number = 0
     day = start_day
-    while day < end_day:
+    while day < end_day and day <= until_day:
         cycles.append(day)
         number += 1
         day = start_day + number * cycle_days
     scans = []
     number = 1
     day = start_day + scan_interval_days
+    end_day = min(end_day, until_day)
     while day <= end_day:
         scans.append(day)
         number += 1

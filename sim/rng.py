@@ -18,6 +18,8 @@ STREAM_NAMES = (
     "adverse_events",
 )
 
+_STREAM_INDEX = {name: index for index, name in enumerate(STREAM_NAMES)}
+
 
 class ReplicateStreams:
     """The named generators of one replicate, each made on first use.
@@ -33,11 +35,10 @@ class ReplicateStreams:
         self.replicate = replicate
 
     def __getattr__(self, name: str) -> np.random.Generator:
-        if name not in STREAM_NAMES:
+        index = _STREAM_INDEX.get(name)
+        if index is None:
             raise AttributeError(name)
-        sequence = np.random.SeedSequence(
-            self.seed, spawn_key=(self.replicate, STREAM_NAMES.index(name))
-        )
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(self.replicate, index))
         generator = np.random.Generator(np.random.PCG64(sequence))
         setattr(self, name, generator)
         return generator

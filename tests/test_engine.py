@@ -3,9 +3,11 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import records
-from sim.engine import TrialPlan, simulate_trial
+from sim.engine import TrialPlan, simulate_trial, visit_schedule
 from sim.rng import replicate_streams
 from sim.scenario import load_scenario, validate_scenario
 
@@ -31,6 +33,29 @@ def test_cycles_are_cycle_days_apart_and_scans_at_scan_interval_multiples():
                 assert day == pytest.approx(start + 21 * number, abs=1e-9)
             for number, day in enumerate(patient.scan_days, start=1):
                 assert day == pytest.approx(start + 63 * number, abs=1e-9)
+
+
+_days = st.floats(0, 1000, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=_days,
+    length=_days,
+    cycle_days=st.one_of(st.sampled_from([21.0, 28.0]), st.floats(0.5, 60)),
+    scan_days=st.one_of(st.sampled_from([63.0, math.inf]), st.floats(1, 120)),
+    cut=st.one_of(_days, st.integers(0, 30)),
+)
+def test_visits_up_to_a_cut_are_the_whole_schedule_cut_there(
+    start, length, cycle_days, scan_days, cut
+):
+    # The engine lays out visits only up to the data cut; integer cuts land on scan days.
+    until = start + (cut * min(scan_days, cycle_days) if isinstance(cut, int) else cut)
+    cycles, scans = visit_schedule(start, start + length, cycle_days, scan_days)
+    assert visit_schedule(start, start + length, cycle_days, scan_days, until) == (
+        [day for day in cycles if day <= until],
+        [day for day in scans if day <= until],
+    )
 
 
 def test_nothing_happens_before_registration_or_after_the_analysis():
