@@ -15,10 +15,14 @@ eliminated with every level above it; if the lowest level is eliminated the tria
 (TOO_TOXIC) and no dose is recommended. Optional `n_earlystop` (BOIN's n.earlystop, off by
 default): stop (CONVERGED) when the rule would stay at a level that already has that many patients.
 
-Selection (Liu and Yuan 2015, section 2.3): isotonic estimates of the DLT rates y_j / n_j of the
-tried, non-eliminated levels (pool-adjacent-violators, weights n_j); the MTD is the level whose
+Selection (Liu and Yuan 2015, section 2.3, computed as the authors' BOIN R package's select.mtd
+does; Yan et al. 2020, J Stat Softw 94(13)): isotonic estimates, by pool-adjacent-violators, of
+the smoothed rates (y_j + 0.05) / (n_j + 0.1) of the tried, non-eliminated levels, weighted by
+the inverse of their Beta(y_j + 0.05, n_j - y_j + 0.05) variance; the MTD is the level whose
 estimate is closest to phi; on a tie, the highest level when the tied estimates are below phi,
-the lowest when they are above (and, on an exact tie across phi, the one below phi).
+the lowest when they are above (and, on an exact tie across phi, the one below phi). The
+smoothing and weights move selection percentages by up to about a point against raw rates
+weighted by n_j (tests/dosefinding/test_boin.py compares with the package).
 
 Cohorts: patients of a cohort are treated at its level as they register; then the design waits for
 the whole cohort's windows before deciding, as BOIN specifies (decisions at cohort boundaries).
@@ -198,6 +202,10 @@ class BOIN(DoseFindingDesign):
         levels = [k for k in range(eliminated) if treated[k]]
         if not levels:
             return None
-        rates = [dlts[k] / treated[k] for k in levels]
-        estimates = isotonic_regression(rates, [treated[k] for k in levels])
+        rates, weights = [], []
+        for k in levels:
+            n, y = treated[k], dlts[k]
+            rates.append((y + 0.05) / (n + 0.1))
+            weights.append((n + 0.1) ** 2 * (n + 1.1) / ((y + 0.05) * (n - y + 0.05)))
+        estimates = isotonic_regression(rates, weights)
         return select_mtd(self.target, estimates, levels)

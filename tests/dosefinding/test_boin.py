@@ -1,5 +1,6 @@
 """BOIN (Liu and Yuan 2015): boundaries, decisions, selection, and an exact probability tree."""
 
+from functools import cache
 from math import comb, floor
 
 import numpy as np
@@ -152,7 +153,8 @@ def test_tie_rules():
 def exact_boin(p, target, cohort, max_n, start=0, n_earlystop=None):
     """Selection probabilities (index 0: none) and expected patients per level, every cohort
     outcome enumerated; isotonic estimates by the max-min formula
-    p~_j = max_{i <= j} min_{k >= j} (sum y_i..k / sum n_i..k) rather than by pooling."""
+    p~_j = max_{i <= j} min_{k >= j} (weighted mean of the smoothed rates i..k) rather than by
+    pooling (BOIN::select.mtd's rates (y + 0.05) / (n + 0.1), weights 1 / their variance)."""
     lambda_e = np.log((1 - 0.6 * target) / (1 - target)) / np.log(
         target * (1 - 0.6 * target) / (0.6 * target * (1 - target))
     )
@@ -163,36 +165,43 @@ def exact_boin(p, target, cohort, max_n, start=0, n_earlystop=None):
     select = [0.0] * (n_levels + 1)
     mean_n = [0.0] * n_levels
 
+    @cache
+    def too_toxic(treated, dlts):
+        return treated >= 3 and beta.sf(target, dlts + 1, treated - dlts + 1) > 0.95
+
     def eliminated_from(n, y):
         for k in range(n_levels):
-            if n[k] >= 3 and beta.sf(target, y[k] + 1, n[k] - y[k] + 1) > 0.95:
+            if too_toxic(n[k], y[k]):
                 return k
         return n_levels
 
     def finish(n, y, prob):
         for k in range(n_levels):
             mean_n[k] += prob * n[k]
+        select[selected(tuple(n), tuple(y))] += prob
+
+    @cache
+    def selected(n, y):
+        """0: none; k + 1: level k."""
         top = eliminated_from(n, y)
         levels = [k for k in range(top) if n[k]]
         if not levels:
-            select[0] += prob
-            return
+            return 0
+        smoothed = [(y[k] + 0.05) / (n[k] + 0.1) for k in levels]
+        weight = [1 / (a * (1 - a) / (n[k] + 1.1)) for a, k in zip(smoothed, levels, strict=True)]
+
+        def mean(i, k):
+            return sum(
+                w * a for w, a in zip(weight[i : k + 1], smoothed[i : k + 1], strict=True)
+            ) / sum(weight[i : k + 1])
+
         rates = []
         for j in range(len(levels)):
-            rates.append(
-                max(
-                    min(
-                        sum(y[levels[a]] for a in range(i, k + 1))
-                        / sum(n[levels[a]] for a in range(i, k + 1))
-                        for k in range(j, len(levels))
-                    )
-                    for i in range(j + 1)
-                )
-            )
+            rates.append(max(min(mean(i, k) for k in range(j, len(levels))) for i in range(j + 1)))
         best = min(abs(r - target) for r in rates)
         tied = [j for j, r in enumerate(rates) if abs(r - target) <= best + 1e-12]
         below = [j for j in tied if rates[j] < target]
-        select[levels[max(below)] + 1 if below else levels[min(tied)] + 1] += prob
+        return levels[max(below)] + 1 if below else levels[min(tied)] + 1
 
     def step(level, n, y, prob):
         if sum(n) >= max_n:
@@ -270,6 +279,116 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p, max_n, start, n_ear
         for patient in patients:
             n_per_level[r, patient.level] += 1
     assert_matches_exact(chosen, n_per_level, select, mean_n)
+
+
+# BOIN::get.oc (the design's authors' R package; Yan et al. 2020, J Stat Softw 94(13)), R 4.2.2,
+# get.boundary, select.mtd and get.oc of cran/BOIN (commit 0665b33f) sourced locally. That copy
+# reproduces the printed output of openpharma/bfboin's "Compare_to_original_BOIN" article exactly
+# (get.oc(target=0.25, p.true=c(0.1,0.5), ncohort=10, cohortsize=3, n.earlystop=9,
+# extrasafe=TRUE, offset=0.1, ntrial=10000, seed=6): selpercent 77.75 18.42, percentstop 3.83).
+#
+# > show <- function(o) cat("selpercent", o$selpercent, "\npercentstop", o$percentstop,
+# +                         "\nnpatients", o$npatients, "\n")
+# > show(get.oc(target=0.3, p.true=c(0.05,0.15,0.30,0.45,0.60), ncohort=6, cohortsize=3,
+# +             ntrial=100000, seed=6))
+# selpercent 1.496 29.138 46.408 20.738 2.204
+# percentstop 0.016
+# npatients 3.95691 6.10008 5.65089 2.05407 0.23601
+# > show(get.oc(target=0.3, p.true=c(0.30,0.45,0.60,0.70), ncohort=6, cohortsize=3,
+# +             startdose=2, ntrial=100000, seed=6))
+# selpercent 56.016 31.207 2.87 0.112
+# percentstop 9.795
+# npatients 7.59309 8.18832 1.50873 0.09612
+# > show(get.oc(target=0.25, p.true=c(0.04,0.12,0.25,0.43,0.63), ncohort=10, cohortsize=3,
+# +             n.earlystop=9, ntrial=100000, seed=6))
+# selpercent 3.004 30.62 54.369 11.648 0.346
+# percentstop 0.013
+# npatients 5.03643 8.12616 7.65684 3.40596 0.52185
+# > show(get.oc(target=0.25, p.true=c(0.02,0.06,0.10,0.25,0.40), ncohort=10, cohortsize=3,
+# +             n.earlystop=12, ntrial=100000, seed=6))
+# selpercent 0.117 2.385 23.971 56.864 16.66
+# percentstop 0.003
+# npatients 3.87309 5.06253 7.94295 8.42091 3.65934
+GET_OC = [
+    # (p, target, max_n, start, n_earlystop, percentstop + selpercent, npatients)
+    (
+        (0.05, 0.15, 0.30, 0.45, 0.60),
+        0.3,
+        18,
+        0,
+        None,
+        (0.016, 1.496, 29.138, 46.408, 20.738, 2.204),
+        (3.95691, 6.10008, 5.65089, 2.05407, 0.23601),
+    ),
+    (
+        (0.30, 0.45, 0.60, 0.70),
+        0.3,
+        18,
+        1,
+        None,
+        (9.795, 56.016, 31.207, 2.87, 0.112),
+        (7.59309, 8.18832, 1.50873, 0.09612),
+    ),
+    (
+        (0.04, 0.12, 0.25, 0.43, 0.63),
+        0.25,
+        30,
+        0,
+        9,
+        (0.013, 3.004, 30.62, 54.369, 11.648, 0.346),
+        (5.03643, 8.12616, 7.65684, 3.40596, 0.52185),
+    ),
+    (
+        (0.02, 0.06, 0.10, 0.25, 0.40),
+        0.25,
+        30,
+        0,
+        12,
+        (0.003, 0.117, 2.385, 23.971, 56.864, 16.66),
+        (3.87309, 5.06253, 7.94295, 8.42091, 3.65934),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("p", "target", "max_n", "start", "n_earlystop", "percents", "npatients"), GET_OC
+)
+def test_exact_tree_matches_the_boin_package(
+    p, target, max_n, start, n_earlystop, percents, npatients
+):
+    """Source: BOIN::get.oc output above (100,000 trials). Tolerance: 3 of its Monte Carlo SE,
+    sqrt(q (1 - q) / 100000) for a percentage q; for mean patients per level, whose SD the
+    package does not print, the bound SD <= max_n / 2 (a count between 0 and max_n)."""
+    select, mean_n = exact_boin(p, target, 3, max_n, start, n_earlystop)
+    for exact, published in zip(select, percents, strict=True):
+        se = 100 * np.sqrt(exact * (1 - exact) / 100_000)
+        assert abs(100 * exact - published) <= 3 * se + 1e-9, (exact, published)
+    for exact, published in zip(mean_n, npatients, strict=True):
+        assert abs(exact - published) <= 3 * (max_n / 2) / np.sqrt(100_000)
+
+
+# Zhao, Yuan, Korn and Freidlin (2024), Clin Cancer Res 30(4):673, Supplementary Table A16
+# (standard BOIN, target 0.25, 10 cohorts of 3 from the lowest dose, elimination cutoff 0.95,
+# stop at 9 patients at the dose the rule stays at), % correct selection, as transcribed in
+# gosukehommaEX/simFastBOIN inst/validation/compare-with-Zhao2024.R. The number of simulated
+# trials is not given there; the article's two runs of one design (its Table 4 and A2) differ by
+# 0.7 points RMS (an SE near 0.5 points each): the SE is taken at 5,000 trials (0.7 points).
+ZHAO_2024_A16 = [
+    ((0.25, 0.41, 0.45, 0.49, 0.53), 0, 78.6),
+    ((0.12, 0.25, 0.42, 0.49, 0.55), 1, 55.2),
+    ((0.04, 0.12, 0.25, 0.43, 0.63), 2, 54.5),
+    ((0.02, 0.06, 0.10, 0.25, 0.40), 3, 53.2),
+    ((0.02, 0.05, 0.08, 0.11, 0.25), 4, 59.5),
+]
+
+
+@pytest.mark.parametrize(("p", "mtd", "published"), ZHAO_2024_A16)
+def test_exact_tree_matches_zhao_2024_table_a16(p, mtd, published):
+    """Source: the table above. Tolerance: 3 binomial SE at 5,000 trials, plus the rounding."""
+    select, _ = exact_boin(p, 0.25, 3, 30, 0, n_earlystop=9)
+    exact = select[mtd + 1]
+    se = 100 * np.sqrt(exact * (1 - exact) / 5000)
+    assert abs(100 * exact - published) <= 3 * se + 0.05
 
 
 # -- properties ---------------------------------------------------------------------------------
