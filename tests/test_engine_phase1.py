@@ -39,6 +39,25 @@ def test_three_plus_three_selection_in_the_engine_matches_the_exact_tree():
         assert abs(estimate.estimate - expected) <= 3 * se, (level, estimate, expected)
 
 
+def test_boin_in_the_engine_matches_the_boin_package():
+    # BOIN::get.oc(target=0.3, p.true=c(0.30,0.45,0.60,0.70), ncohort=6, cohortsize=3,
+    # startdose=2, ntrial=100000, seed=6), pasted with its R call in
+    # tests/dosefinding/test_boin.py: selpercent 56.016 31.207 2.87 0.112, percentstop 9.795.
+    # The engine adds calendar time (cohorts wait for their windows, for up to 1000 days here),
+    # which must not change what BOIN selects. Tolerance: 3 SE of the difference of the estimates.
+    published = (0.09795, 0.56016, 0.31207, 0.0287, 0.00112)
+    overrides = [
+        "phase1.design=boin", "phase1.n=18", "phase1.target_dlt=0.3", "phase1.start_level=2",
+        "phase1.true_dlt_probs=[0.30, 0.45, 0.60, 0.70]", "phase1.max_wait_days=1000",
+    ]  # fmt: skip
+    reps = 6000
+    result = run(load_scenario(NERATINIB, overrides), reps, seed=5, workers=2)
+    for level, expected in enumerate(published):
+        estimate = result.metrics[f"p_select_level_{level}"].estimate
+        se = math.sqrt(expected * (1 - expected) * (1 / reps + 1 / 100_000))
+        assert abs(estimate - expected) <= 3 * se, (level, estimate, expected)
+
+
 def test_each_patients_dlt_follows_the_true_probability_of_its_level():
     # A patient's level depends only on earlier patients, so given its level its DLT is
     # Bernoulli(p_true[level]); its day is uniform on the 21-day window.
