@@ -433,12 +433,13 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p_true, start, seed):
     assert_matches_exact(chosen, n_per_level, select, mean_n)
 
 
-# dfcrm (Cheung 2011, the CRM's reference R package), R 4.2.2: the code path titesim() takes for a
-# single-stage TITE-CRM (its mtite: empiric model, Bayes estimate by integrate(), linear weights,
-# restrict = TRUE, uniform DLT times) transcribed from cran/dfcrm R/dfcrm.R (commit 6457d70e) and
-# run locally; `sk` is the reference trial's calibrated skeleton (calibrate_skeleton(0.25, 0.09,
-# 2, 4)); 10 patients from level 3, a 21-day window, 1 a month by Poisson (rate = patients per
-# window) or one every 10 days:
+# dfcrm (Cheung 2011, the CRM's reference R package), R 4.2.2: the code paths of titesim() and
+# crmsim() for a single-stage design (mtite and mtrials: empiric model, Bayes estimate by
+# integrate(), restrict = TRUE, TITE's linear weights and uniform DLT times), transcribed from
+# cran/dfcrm R/dfcrm.R (commit 6457d70e) and run locally. `sk` is the reference trial's
+# calibrated skeleton (calibrate_skeleton(0.25, 0.09, 2, 4)): 10 patients from level 3, a 21-day
+# window, 1 a month by Poisson (rate = patients per window) or one every 10 days. The plain CRM
+# case is crmsim's documentation example (PI, prior, target, start) with 12 patients:
 #
 # > sk <- c(0.018310175536146136, 0.09490225055899242, 0.25, 0.442157995566332)
 # > mtite(20000, c(0.05,0.12,0.25,0.40), sk, 0.25, 10, 3, obswin=21, rate=21/30.4375,
@@ -450,13 +451,23 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p_true, start, seed):
 # $MTD   0.19670 0.47770 0.27185 0.05375
 # $level 2.02125 2.99010 3.66065 1.32800
 # $tox   0.19930 0.75750 1.46485 0.73045
+# > mtrials(20000, c(0.10,0.20,0.40,0.50,0.60,0.65), c(0.05,0.10,0.20,0.35,0.50,0.70), 0.2, 12, 3)
+# $MTD   0.33720 0.39980 0.21880 0.04090 0.00285 0.00045
+# $level 4.02850 3.36025 2.94480 1.11910 0.51825 0.02910
+# $tox   0.40600 0.67525 1.17620 0.56990 0.31235 0.01880
 #
-# (2 min 22 s for the 40,000 trials: 3.5 ms a trial.) dfcrm has no safety stop and recommends the
-# level closest to the target among all levels; the comparison turns the safety stop off and
-# applies dfcrm's final rule to this design's posterior (its own recommendation keeps to tried
-# levels, a documented difference).
-DFCRM_MTITE = [
+# (The TITE-CRM runs took 2 min 22 s for 40,000 trials: 3.5 ms a trial.) dfcrm has no safety stop
+# and recommends the level closest to the target among all levels; the comparison turns the safety
+# stop off and applies dfcrm's final rule to this design's posterior (its own recommendation keeps
+# to tried levels, a documented difference). crmsim's coherence restriction (no escalation right
+# after a DLT) never binds for the one-stage Bayesian CRM (Cheung 2005, Biometrika 92:863).
+_REFERENCE_SKELETON = calibrate_skeleton(0.25, 0.09, 2, 4)
+DFCRM = [
     (
+        "tite-crm",
+        _REFERENCE_SKELETON,
+        0.25,
+        10,
         (0.05, 0.12, 0.25, 0.40),
         "poisson",
         (0.03380, 0.24905, 0.46990, 0.24725),
@@ -464,11 +475,26 @@ DFCRM_MTITE = [
         (0.03765, 0.25365, 1.04050, 1.19335),
     ),
     (
+        "tite-crm",
+        _REFERENCE_SKELETON,
+        0.25,
+        10,
         (0.10, 0.25, 0.40, 0.55),
         "fixed",
         (0.19670, 0.47770, 0.27185, 0.05375),
         (2.02125, 2.99010, 3.66065, 1.32800),
         (0.19930, 0.75750, 1.46485, 0.73045),
+    ),
+    (
+        "crm",
+        (0.05, 0.10, 0.20, 0.35, 0.50, 0.70),
+        0.2,
+        12,
+        (0.10, 0.20, 0.40, 0.50, 0.60, 0.65),
+        None,
+        (0.33720, 0.39980, 0.21880, 0.04090, 0.00285, 0.00045),
+        (4.02850, 3.36025, 2.94480, 1.11910, 0.51825, 0.02910),
+        (0.40600, 0.67525, 1.17620, 0.56990, 0.31235, 0.01880),
     ),
 ]
 
@@ -481,23 +507,34 @@ def _dfcrm_final_choice(estimates, target):
     return min(range(len(estimates)), key=lambda k: (abs(estimates[k] - target), k))
 
 
-@pytest.mark.parametrize(("p_true", "accrual", "mtd", "patients", "dlts"), DFCRM_MTITE)
-def test_tite_crm_matches_dfcrm(p_true, accrual, mtd, patients, dlts):
-    """Source: dfcrm's simulation above (20,000 trials). Tolerance: 3 SE of the difference of
-    the two Monte Carlo means (this run's SD standing in for dfcrm's), 10,000 trials."""
-    skeleton = calibrate_skeleton(0.25, 0.09, 2, 4)
+@pytest.mark.parametrize(
+    ("design_name", "skeleton", "target", "n", "p_true", "accrual", "mtd", "patients", "dlts"),
+    DFCRM,
+)
+def test_crm_and_tite_crm_match_dfcrm(
+    design_name, skeleton, target, n, p_true, accrual, mtd, patients, dlts
+):
+    """Source: dfcrm's simulations above (20,000 trials each). Tolerance: 3 SE of the difference
+    of the two Monte Carlo means (this run's SD standing in for dfcrm's), 10,000 trials. Plain CRM
+    registers each patient once the previous one's window is over, as crmsim assumes."""
     design = CRM(
-        skeleton, 0.25, max_n=10, start_level=2, time_to_event=True, safety_threshold=None
+        skeleton,
+        target,
+        max_n=n,
+        start_level=2,
+        time_to_event=design_name == "tite-crm",
+        safety_threshold=None,
     )
-    gap = (lambda rng: rng.exponential(30.4375)) if accrual == "poisson" else 10.0
+    gap = {"poisson": lambda rng: rng.exponential(30.4375), "fixed": 10.0, None: None}[accrual]
     reps = 10_000
     rng = np.random.default_rng(43)
-    chosen = np.zeros((reps, 4))
-    n_per_level = np.zeros((reps, 4))
-    dlt_per_level = np.zeros((reps, 4))
+    levels = len(skeleton)
+    chosen = np.zeros((reps, levels))
+    n_per_level = np.zeros((reps, levels))
+    dlt_per_level = np.zeros((reps, levels))
     for r in range(reps):
         treated, _, _ = run_design(design, p_true, rng, gap_days=gap)
-        chosen[r, _dfcrm_final_choice(design.fit(treated).dlt_plugin, 0.25)] = 1
+        chosen[r, _dfcrm_final_choice(design.fit(treated).dlt_plugin, target)] = 1
         for patient in treated:
             n_per_level[r, patient.level] += 1
             dlt_per_level[r, patient.level] += patient.dlt
