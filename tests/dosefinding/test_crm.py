@@ -438,8 +438,9 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p_true, start, seed):
 # integrate(), restrict = TRUE, TITE's linear weights and uniform DLT times), transcribed from
 # cran/dfcrm R/dfcrm.R (commit 6457d70e) and run locally. `sk` is the reference trial's
 # calibrated skeleton (calibrate_skeleton(0.25, 0.09, 2, 4)): 10 patients from level 3, a 21-day
-# window, 1 a month by Poisson (rate = patients per window) or one every 10 days. The plain CRM
-# case is crmsim's documentation example (PI, prior, target, start) with 12 patients:
+# window, 1 a month by Poisson (rate = patients per window) or one every 10 or 5 days, with
+# linear or adaptive weights (titecrm's scheme = "adaptive", in mtite's call to it). The plain
+# CRM case is crmsim's documentation example (PI, prior, target, start) with 12 patients:
 #
 # > sk <- c(0.018310175536146136, 0.09490225055899242, 0.25, 0.442157995566332)
 # > mtite(20000, c(0.05,0.12,0.25,0.40), sk, 0.25, 10, 3, obswin=21, rate=21/30.4375,
@@ -451,12 +452,17 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p_true, start, seed):
 # $MTD   0.19670 0.47770 0.27185 0.05375
 # $level 2.02125 2.99010 3.66065 1.32800
 # $tox   0.19930 0.75750 1.46485 0.73045
+# > mtite(20000, c(0.10,0.25,0.40,0.55), sk, 0.25, 10, 3, obswin=21, rate=21/5, accrual="fixed",
+# +       scheme="adaptive")
+# $MTD   0.18625 0.46390 0.29305 0.05680
+# $level 1.74645 2.73605 4.10990 1.40760
+# $tox   0.17335 0.69155 1.64010 0.77210
 # > mtrials(20000, c(0.10,0.20,0.40,0.50,0.60,0.65), c(0.05,0.10,0.20,0.35,0.50,0.70), 0.2, 12, 3)
 # $MTD   0.33720 0.39980 0.21880 0.04090 0.00285 0.00045
 # $level 4.02850 3.36025 2.94480 1.11910 0.51825 0.02910
 # $tox   0.40600 0.67525 1.17620 0.56990 0.31235 0.01880
 #
-# (The TITE-CRM runs took 2 min 22 s for 40,000 trials: 3.5 ms a trial.) dfcrm has no safety stop
+# (The first two TITE-CRM runs took 2 min 22 s: 3.5 ms a trial.) dfcrm has no safety stop
 # and recommends the level closest to the target among all levels; the comparison turns the safety
 # stop off and applies dfcrm's final rule to this design's posterior (its own recommendation keeps
 # to tried levels, a documented difference). crmsim's coherence restriction (no escalation right
@@ -480,10 +486,21 @@ DFCRM = [
         0.25,
         10,
         (0.10, 0.25, 0.40, 0.55),
-        "fixed",
+        10.0,
         (0.19670, 0.47770, 0.27185, 0.05375),
         (2.02125, 2.99010, 3.66065, 1.32800),
         (0.19930, 0.75750, 1.46485, 0.73045),
+    ),
+    (
+        "tite-crm-adaptive",
+        _REFERENCE_SKELETON,
+        0.25,
+        10,
+        (0.10, 0.25, 0.40, 0.55),
+        5.0,
+        (0.18625, 0.46390, 0.29305, 0.05680),
+        (1.74645, 2.73605, 4.10990, 1.40760),
+        (0.17335, 0.69155, 1.64010, 0.77210),
     ),
     (
         "crm",
@@ -516,16 +533,18 @@ def test_crm_and_tite_crm_match_dfcrm(
 ):
     """Source: dfcrm's simulations above (20,000 trials each). Tolerance: 3 SE of the difference
     of the two Monte Carlo means (this run's SD standing in for dfcrm's), 10,000 trials. Plain CRM
-    registers each patient once the previous one's window is over, as crmsim assumes."""
+    registers each patient once the previous one's window is over, as crmsim assumes; `accrual`
+    is "poisson" (1 a month), days between registrations, or None for that."""
     design = CRM(
         skeleton,
         target,
         max_n=n,
         start_level=2,
-        time_to_event=design_name == "tite-crm",
+        time_to_event=design_name != "crm",
+        weight_scheme="adaptive" if design_name == "tite-crm-adaptive" else "linear",
         safety_threshold=None,
     )
-    gap = {"poisson": lambda rng: rng.exponential(30.4375), "fixed": 10.0, None: None}[accrual]
+    gap = (lambda rng: rng.exponential(30.4375)) if accrual == "poisson" else accrual
     reps = 10_000
     rng = np.random.default_rng(43)
     levels = len(skeleton)
