@@ -7,9 +7,12 @@ by the design tests and the engine tests.
 from math import comb, sqrt
 
 
-def exact_three_plus_three(p, start=0, confirm=True):
+def exact_three_plus_three(p, start=0, confirm=True, max_n=None):
     """Selection probabilities (index 0: no MTD, k + 1: level k), expected patients and DLTs per
-    level, by enumerating every cohort outcome of the 3+3 written as a procedure."""
+    level, by enumerating every cohort outcome of the 3+3 written as a procedure. With `max_n`, a
+    cohort that would pass it is cut to the patients left, and then the trial ends with the
+    highest level its complete cohorts cleared (0/3 or <= 1/6) below the lowest level with >= 2
+    DLTs (counting the cut cohort's)."""
     n_levels = len(p)
     select = [0.0] * (n_levels + 1)
     mean_n = [0.0] * n_levels
@@ -21,7 +24,23 @@ def exact_three_plus_three(p, start=0, confirm=True):
             mean_n[k] += prob * n[k]
             mean_dlt[k] += prob * d[k]
 
+    def cut_short(k, room, prob, n, d):
+        for x in range(room + 1):
+            toxic = [j for j in range(n_levels) if d[j] + (x if j == k else 0) >= 2]
+            ceiling = min(toxic) if toxic else n_levels
+            cleared = [
+                j for j in range(ceiling) if (n[j] == 3 and d[j] == 0) or (n[j] == 6 and d[j] <= 1)
+            ]
+            n2, d2 = list(n), list(d)
+            n2[k] += room
+            d2[k] += x
+            pr = prob * comb(room, x) * p[k] ** x * (1 - p[k]) ** (room - x)
+            finish(max(cleared) if cleared else None, pr, n2, d2)
+
     def cohort(k, prob, n, d, then):
+        if max_n is not None and sum(n) + 3 > max_n:
+            cut_short(k, max_n - sum(n), prob, n, d)
+            return
         for x in range(4):
             n2, d2 = list(n), list(d)
             n2[k] += 3

@@ -19,7 +19,9 @@ until their windows are complete, except that a second DLT at a level settles it
 level is too toxic whatever the others show), so the trial moves down without waiting.
 
 If `max_n` cuts the rule short, `recommend` returns the highest level cleared so far (0/3 or
-<= 1/6, below any too-toxic level), or None.
+<= 1/6, below any too-toxic level), or None. A cohort cut short settles nothing unless it makes its
+level too toxic (>= 2 DLTs): a level cleared with 0/3 whose confirming cohort was cut after one
+patient is still cleared.
 """
 
 from __future__ import annotations
@@ -145,12 +147,22 @@ class ThreePlusThree(DoseFindingDesign):
             return level
         if step is _Step.NO_MTD:
             return None
-        # The rule was cut short (max_n) or asked early: the highest level cleared so far.
+        # The rule was cut short (max_n) or asked early: the highest level cleared so far by its
+        # complete cohorts (each level's first patients, three at a time).
         toxic = [k for k, s in enumerate(statuses) if s is _Status.TOO_TOXIC]
         ceiling = min(toxic) if toxic else self.n_levels
+        treated = [0] * self.n_levels
+        for patient in patients:
+            treated[patient.level] += 1
+        in_cohorts = [n - n % COHORT_SIZE for n in treated]
+        complete = []
+        for patient in patients:
+            if in_cohorts[patient.level]:
+                in_cohorts[patient.level] -= 1
+                complete.append(patient)
         cleared = [
             k
-            for k in range(ceiling)
-            if statuses[k] in (_Status.CLEARED_WITH_THREE, _Status.CLEARED_WITH_SIX)
+            for k, status in enumerate(self._statuses(complete)[:ceiling])
+            if status in (_Status.CLEARED_WITH_THREE, _Status.CLEARED_WITH_SIX)
         ]
         return max(cleared) if cleared else None

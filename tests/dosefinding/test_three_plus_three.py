@@ -166,8 +166,8 @@ def simulate(design, p, rng):
     return design.recommend(patients), patients
 
 
-def check_against_exact(design, p, start, confirm, reps, seed):
-    select, mean_n, mean_dlt = exact_three_plus_three(p, start, confirm)
+def check_against_exact(design, p, start, confirm, reps, seed, max_n=None):
+    select, mean_n, mean_dlt = exact_three_plus_three(p, start, confirm, max_n)
     assert sum(select) == pytest.approx(1.0, abs=1e-12)
     rng = np.random.default_rng(seed)
     chosen = np.zeros(len(p) + 1)
@@ -206,6 +206,33 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p, start, confirm, see
     Tolerance: 3 Monte Carlo SE, 6000 trials."""
     design = ThreePlusThree(len(p), start_level=start, confirm_mtd_with_six=confirm)
     check_against_exact(design, p, start, confirm, reps=6000, seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("p", "start", "max_n", "seed"),
+    [
+        ((0.05, 0.10, 0.20, 0.25), 2, 10, 15),  # the reference trial's phase I with a 3+3
+        ((0.05, 0.30, 0.45, 0.60), 1, 10, 16),
+        ((0.10, 0.20, 0.35, 0.50), 0, 13, 17),
+        ((0.30, 0.40, 0.50, 0.60), 0, 5, 18),
+    ],
+)
+def test_a_3_plus_3_cut_short_by_max_n_matches_the_exact_tree(p, start, max_n, seed):
+    """Source: the exact tree with the cap (tests/exact_designs.py). Tolerance: 3 Monte Carlo SE,
+    6000 trials."""
+    design = ThreePlusThree(len(p), start_level=start, max_n=max_n)
+    check_against_exact(design, p, start, True, reps=6000, seed=seed, max_n=max_n)
+
+
+def test_a_level_cleared_with_three_stays_cleared_when_its_confirmation_is_cut_short():
+    # 0/3 at level 3, then 3/6 at level 4: level 3 needs 3 more; the 10th patient, the first of
+    # them, is the last the cap allows. Level 3 was cleared (0/3) whatever that patient shows.
+    design = ThreePlusThree(4, start_level=2, max_n=10)
+    history = parse_outcomes("3NNN 4TNN 4TNT")
+    for last in ("3N", "3T"):
+        patients = history + parse_outcomes(last)
+        assert design.decide(patients) == Decision.stop(StopReason.MAX_N)
+        assert design.recommend(patients) == 2
 
 
 # -- properties --------------------------------------------------------------------------------
