@@ -38,7 +38,7 @@ from sim.dose_modification import (
     relative_dose_intensity,
     run_course,
 )
-from sim.dosefinding import Action, DoseFindingDesign, TreatedPatient, build_design
+from sim.dosefinding import Action, DoseFindingDesign, StopReason, TreatedPatient, build_design
 from sim.outcomes import (
     Exponential,
     PiecewiseExponential,
@@ -818,10 +818,14 @@ class _TrialRun:
             self.try_close_phase1()
 
     def try_close_phase1(self) -> None:
-        """Once every phase I window is complete: recommend a dose and open phase II."""
+        """Once every phase I window is complete: recommend a dose and open phase II. A stop for
+        toxicity is binding: no dose, even if windows open at the stop then end without a DLT."""
         if self.open_windows:
             return
-        level = self.plan.phase1.design.recommend(self.phase1_view())
+        if self.phase1_stop_reason == StopReason.TOO_TOXIC.value:
+            level = None
+        else:
+            level = self.plan.phase1.design.recommend(self.phase1_view())
         self.phase1_end_day = self.env.now
         self.phase2_level = level
         if self.trace:

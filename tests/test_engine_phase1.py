@@ -140,6 +140,23 @@ def test_no_dose_recommended_stops_the_trial_for_toxicity():
     assert result.metrics["p_stop_toxicity"].estimate > 0.9
 
 
+@pytest.mark.parametrize("design", ["tite-crm", "crm"])
+def test_a_stop_for_toxicity_is_binding(design):
+    # The CRM's safety rule may fire while windows at the lowest level are open; if they then end
+    # without a DLT the data no longer meet the rule, but the trial has stopped: no dose, no
+    # phase II (with the rule re-applied at the end, 14 of these 300 TITE-CRM trials went on).
+    overrides = [
+        f"phase1.design={design}", "phase1.start_level=1", "phase1.prior_mtd_level=1",
+        "phase1.true_dlt_probs=[0.45, 0.5, 0.6, 0.7]", "phase1.n=12",
+    ]  # fmt: skip
+    trials = _trials(REFERENCE, overrides, reps=300)
+    stopped = [t for t in trials if t.phase1_stop_reason == "too_toxic"]
+    assert len(stopped) > 150
+    for trial in stopped:
+        assert trial.selected_level is None and trial.closure_reason == records.CLOSED_TOXICITY
+        assert not any(p.phase == 2 and p.status == records.TREATED for p in trial.patients)
+
+
 def test_designs_are_compared_on_the_same_patients():
     scenarios = {d: load_scenario(REFERENCE, [f"phase1.design={d}"]) for d in ("tite-crm", "boin")}
     plans = {d: TrialPlan.from_scenario(s) for d, s in scenarios.items()}

@@ -18,8 +18,10 @@ DLT occurred (follow-up for DLT ends there); TITE-CRM's adaptive weights use tho
 `followed_days` to exactly `dlt_window_days` once the window is over, deciding that by comparing
 times (now >= start + window): the difference now - start can round just below the window.
 
-Stop reasons say why no more patients are taken; whether a dose is recommended is `recommend`'s
-answer once the windows of the patients treated are complete (None: no dose, too toxic).
+Stop reasons say why no more patients are taken. After a TOO_TOXIC stop no dose is recommended
+(the engine does not ask: the stop is binding, even if windows open at the stop then end without
+a DLT); otherwise the dose is `recommend`'s answer once the windows of the patients treated are
+complete (None: no dose).
 """
 
 from __future__ import annotations

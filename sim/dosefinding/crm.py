@@ -25,14 +25,17 @@ Rules around that choice:
 - safety stop: STOP (TOO_TOXIC) when at least `safety_min_n` patients (default 3) have been
   treated at the lowest level and P(p_lowest > target | data) > `safety_threshold` (default 0.90,
   None switches the rule off), the rule of escalation's stop_when_too_toxic with the data-size
-  guard of BOIN's elimination rule; `recommend` then returns None;
+  guard of BOIN's elimination rule; the trial then recommends no dose (sim.dosefinding.base);
+  `recommend` applies the same rule to the data it is given;
 - STOP (MAX_N) once `max_n` patients have been treated;
 - `recommend` picks, among levels that were tried, the one whose estimate is closest to the target
   (dfcrm may recommend an untried level; a phase II dose never tried is not offered here).
 
 Posterior: the prior density on a fixed uniform grid over +/- 8 prior sd (step <= 0.1), built at
 construction with every level's log p and log(1 - p); integrals are sums over the grid (the
-trapezoid rule, spectrally accurate for these smooth integrands). Complete patients enter as counts
+trapezoid rule, spectrally accurate for these smooth integrands; the safety rule's mass on one
+side of the lowest level's switch point integrates the sinc interpolant, `_below_weights`).
+Complete patients enter as counts
 per level (one small matrix product); only open-window TITE patients cost a row each.
 """
 
@@ -43,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import sici
 
 from sim.dosefinding.base import (
     WAIT,
@@ -60,6 +64,26 @@ _GRID_HALF_WIDTH_SDS = 8.0
 _MAX_GRID_STEP = 0.1
 _STOP_MAX_N = Decision.stop(StopReason.MAX_N)
 _STOP_TOO_TOXIC = Decision.stop(StopReason.TOO_TOXIC)
+
+
+def _switch_point(dose: float, target: float, model: str, intercept: float) -> float | None:
+    """The b below which the lowest level's DLT probability exceeds `target` (it falls as b
+    rises); None if it never does (logistic model with target >= expit(intercept))."""
+    if model == "empiric":
+        ratio = math.log(target) / math.log(dose)
+    else:
+        ratio = (math.log(target / (1.0 - target)) - intercept) / dose
+    return math.log(ratio) if ratio > 0.0 else None
+
+
+def _below_weights(grid: np.ndarray, switch: float) -> np.ndarray:
+    """Weights that turn sums over the uniform `grid` into integrals over b < `switch`: the
+    integral of the density's sinc interpolant from the grid values, w_j = 1/2 + Si(pi (switch -
+    b_j) / h) / pi (Stenger 1993, Numerical Methods Based on Sinc and Analytic Functions, sinc
+    indefinite integration), as accurate as the grid sums themselves for smooth densities; an
+    indicator summed over the nodes would be off by up to half a cell's mass (about 0.03 here)."""
+    step = grid[1] - grid[0]
+    return 0.5 + sici(np.pi * (switch - grid) / step)[0] / np.pi
 
 
 def _expit(eta: float) -> float:
@@ -146,7 +170,10 @@ class CRM(DoseFindingDesign):
         # Rows: log p per level, log(1 - p) per level, log prior: (2 levels + 1, grid).
         self._log_tables = np.ascontiguousarray(np.vstack([log_p.T, log_q.T, self._log_prior]))
         self._p_table = np.ascontiguousarray(np.exp(log_p.T))  # (levels, grid)
-        self._lowest_above_target = (self._p_table[0] > self.target).astype(float)
+        switch = _switch_point(float(doses[0]), self.target, model, self.intercept)
+        self._lowest_above_target = (
+            np.zeros_like(self._grid) if switch is None else _below_weights(self._grid, switch)
+        )
         # One product gives the posterior mass, its first moment in b and the mass that the
         # safety rule needs.
         self._moment_rows = np.vstack(
