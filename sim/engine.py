@@ -790,12 +790,15 @@ class _TrialRun:
         self.at(min(patient.dlt_day, window_end), lambda _: self.window_complete(patient))
 
     def ae_dlt_day(self, patient: _Patient, definition: DLTDefinition) -> float:
-        """The onset day of the first cycle whose AEs make a DLT (inf: none in the window)."""
+        """The onset day of the first cycle whose AEs make a DLT (inf: none in the window). The
+        window is the definition's cycles and no longer than phase1.dlt_window_days, the window
+        the design follows: a cycle that a hold delayed past it is outside."""
         model = self.plan.toxicity.policy.model
         course = patient.course
+        window_end = patient.start_day + self.plan.phase1.dlt_window_days
         cycles = zip(course.grades_by_cycle(model), course.onset_days(model), strict=True)
         for number, (grades, onset) in enumerate(cycles, start=1):
-            if number > definition.window_cycles:
+            if number > definition.window_cycles or onset > window_end:
                 break
             if definition.is_dlt(model, grades, number):
                 return onset

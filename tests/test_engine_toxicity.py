@@ -186,6 +186,32 @@ action = "reduce"
 """
 
 
+def test_a_dlt_counts_only_within_the_window_the_design_follows():
+    # DLTs from the AE model over 2 cycles in a 42-day window: a hold in cycle 1 can push cycle 2
+    # (and its DLT) past day 42, where the design no longer looks. Such a DLT is no DLT: neither
+    # for the design nor in the record and dlt_at_level_K (before, 14 phase I patients in 200
+    # trials of this scenario had a recorded DLT the design never saw).
+    from importlib import resources
+
+    text = resources.files("sim.scenarios").joinpath(f"{SCENARIO}.toml").read_text()
+    data = tomllib.loads(text)
+    data["phase1"].update(dlts_from="ae_model", dlt_window_days=42)
+    data["toxicity"]["dlt"]["window_cycles"] = 2
+    for ae in data["toxicity"]["ae"]:
+        grades = ae["grade_probs_per_cycle"]
+        ae["grade_probs_per_cycle"] = [grades[0], grades[1], min(6 * grades[2], 0.35), grades[3]]
+    plan = TrialPlan.from_scenario(validate_scenario(data, "two-cycle window"))
+    dlts = held = 0
+    for replicate in range(200):
+        for patient in simulate_trial(plan, replicate_streams(43, replicate)).patients:
+            if patient.phase == 1 and patient.status == records.TREATED:
+                held += patient.dose_held
+                if patient.dlt_day < math.inf:
+                    dlts += 1
+                    assert patient.dlt_day - patient.treatment_start_day <= 42.0
+    assert dlts > 50 and held > 50
+
+
 def _closed_form_time(cumulative_hazard, inverse, hazard_ratio: float, target: float) -> float:
     """The time at which the hazard h0(t) HR ^ (1 - r_k) in cycle k (the construction above)
     accumulates `target` (ln 2: the median): walk the 21-day cycles until the cumulative hazard,
