@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sim.analysis import metric_slug
 from sim.errors import ScenarioError
 from sim.stats import group_sequential as gs
 from sim.toxicity import DLTDefinition, implied_dlt_probabilities, model_from_sections
@@ -743,6 +744,21 @@ def _accrual_problem(accrual: AccrualSection) -> tuple[str, str] | None:
 AE_CLASSES = ("any", "haematologic", "non-haematologic")
 
 
+def _slug_clash(key: str, field_name: str | None, names) -> tuple[str, str] | None:
+    """Names that would give the same metric names (sim.analysis.metric_slug)."""
+    seen: dict[str, str] = {}
+    for index, name in enumerate(names):
+        slug = metric_slug(name)
+        if slug in seen:
+            where = f"{key}[{index}].{field_name}" if field_name else key
+            return where, (
+                f'= "{name}" makes the same metric names as "{seen[slug]}" ({slug}): expected '
+                "names that differ in their letters or digits"
+            )
+        seen[slug] = name
+    return None
+
+
 def _toxicity_problem(scenario: Scenario, with_phase1: bool = True) -> tuple[str, str] | None:
     toxicity = scenario.toxicity
     drugs = {drug.name: drug for drug in toxicity.drug}
@@ -762,6 +778,9 @@ def _toxicity_problem(scenario: Scenario, with_phase1: bool = True) -> tuple[str
     ae_names = [ae.name for ae in toxicity.ae]
     if len(set(ae_names)) != len(ae_names):
         return "toxicity.ae", "expected each AE name once"
+    problem = _slug_clash("toxicity.ae", "name", ae_names)
+    if problem is not None:
+        return problem
     for index, ae in enumerate(toxicity.ae):
         where = f"toxicity.ae[{index}]"
         if ae.drug not in drugs:
@@ -774,6 +793,13 @@ def _toxicity_problem(scenario: Scenario, with_phase1: bool = True) -> tuple[str
                 f"has {len(ae.level_multipliers)} entries: expected one per level of "
                 f'"{ae.drug}" ({levels})'
             )
+        worst = sum(ae.grade_probs_per_cycle) * max(ae.level_multipliers, default=1.0)
+        worst *= max(ae.cycle_factors, default=1.0)
+        if worst > 1 + 1e-12:
+            return f"{where}.cycle_factors", (
+                f"P(any grade) in a cycle reaches {worst:.4g} at the largest level multiplier and "
+                "cycle factor: expected at most 1"
+            )
     for index, rule in enumerate(toxicity.rule):
         where = f"toxicity.rule[{index}]"
         if rule.drug not in drugs:
@@ -785,6 +811,11 @@ def _toxicity_problem(scenario: Scenario, with_phase1: bool = True) -> tuple[str
             )
         if rule.action == "hold" and rule.recovery_median_days is None:
             return f"{where}.recovery_median_days", "missing: a hold needs a recovery time"
+        if rule.action == "hold" and rule.recover_to_grade >= rule.min_grade:
+            return f"{where}.recover_to_grade", (
+                f"= {rule.recover_to_grade} is not allowed: a hold lasts until the AE is below "
+                f"min_grade ({rule.min_grade}); expected 0 to {rule.min_grade - 1}"
+            )
     if scenario.has_phase1 and with_phase1:
         drug = toxicity.dose_finding_drug
         if drug is None:
@@ -811,6 +842,9 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
         )
     if len(set(design.arms)) != len(design.arms):
         return "randomized.arms", f"= {design.arms}: expected distinct names, control first"
+    problem = _slug_clash("randomized.arms", None, design.arms)
+    if problem is not None:
+        return problem
     arms = len(design.arms)
     if design.ratio is not None and len(design.ratio) != arms:
         return "randomized.ratio", (

@@ -1,6 +1,8 @@
 """Scenario loading and validation: every kind of bad input gives one message naming the file (or
 --set option), the key path, the value and what is allowed."""
 
+from importlib import resources
+
 import pytest
 
 from sim.errors import ScenarioError
@@ -184,6 +186,34 @@ def test_hash_ignores_key_order_and_sees_overrides(write):
 )
 def test_dlts_from_the_ae_model_need_one(write, source, overrides, expected):
     assert expected in _error(write(MINIMAL) if source == "MINIMAL" else source, overrides)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('name = "fatigue"', 'name = "WBC-decreased"',
+         'toxicity.ae[3].name = "WBC decreased" makes the same metric names as "WBC-decreased" '
+         "(wbc_decreased): expected names that differ in their letters or digits"),
+        ('name = "anaemia"', 'name = "anaemia"\ncycle_factors = [10.0]',
+         "toxicity.ae[0].cycle_factors: P(any grade) in a cycle reaches 1.366 at the largest "
+         "level multiplier and cycle factor: expected at most 1"),
+        ('min_grade = 3\naction = "hold"\nrecover_to_grade = 1',
+         'min_grade = 3\naction = "hold"\nrecover_to_grade = 3',
+         "toxicity.rule[1].recover_to_grade = 3 is not allowed: a hold lasts until the AE is "
+         "below min_grade (3); expected 0 to 2"),
+    ],
+)
+def test_ae_model_problems_found_before_running(write, old, new, expected):
+    # Each of these used to pass `validate` and then stop `run` with a traceback (or, for the
+    # names, merge two AE types' metrics).
+    text = (resources.files("sim.scenarios") / "ruxolitinib_trastuzumab_toxicity.toml").read_text()
+    assert old in text
+    assert expected in _error(write(text.replace(old, new, 1)))
+
+
+def test_arm_names_must_make_distinct_metric_names():
+    message = _error("egf104900", ['randomized.arms=["Lapatinib", "lapatinib"]'])
+    assert 'randomized.arms = "lapatinib" makes the same metric names as "Lapatinib"' in message
 
 
 def test_dlts_from_the_ae_model_replace_the_given_probabilities():
