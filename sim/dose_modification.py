@@ -117,8 +117,9 @@ class DrugAction(enum.Enum):
 
 
 class DoseState(NamedTuple):
-    """A patient's doses. `levels[d]`: drug d's level from now on (None: discontinued);
-    `assigned`: the levels treatment started at; `occurrences`: times each rule has fired.
+    """A patient's doses. `levels[d]`: drug d's level from now on (None: discontinued; once
+    `off_treatment`, the level a drug still going had when treatment ended); `assigned`: the
+    levels treatment started at; `occurrences`: times each rule has fired.
     (Named tuples here and in `Decision`: one is built at every event of every patient.)"""
 
     levels: tuple[int | None, ...]
@@ -334,7 +335,8 @@ class ModificationPolicy:
         off = bool(ended_by) or all(level is None for level in levels)
         off_after = 0.0
         if off:
-            # Treatment ends with the first reason to end it; the drugs still going stop with it.
+            # Treatment ends with the first reason to end it; the drugs still going are taken
+            # (or held, or resumed) as decided until then, and stop with it.
             off_after = (
                 min(hold_days[d] for d in ended_by)
                 if ended_by
@@ -342,8 +344,6 @@ class ModificationPolicy:
             )
             for d in range(n_drugs):
                 hold_days[d] = min(hold_days[d], off_after)
-                if levels[d] is not None:
-                    actions[d], levels[d] = DrugAction.DISCONTINUE, None
         new_state = DoseState(
             tuple(levels),
             state.assigned,
@@ -626,8 +626,13 @@ def run_course(
             continue
         decisions.append((row, decision))
         new = decision.state
-        if new.off_treatment:
-            ended = next_day = min(onset + decision.off_after_days, end_day)
+        if new.off_treatment and onset + decision.off_after_days >= end_day:
+            # The end (progression, death, dropout, the data cut) comes first, in the hold
+            # before the rule would end treatment: it has not ended it.
+            new = new._replace(off_treatment=False)
+            next_day = end_day
+        elif new.off_treatment:
+            ended = next_day = onset + decision.off_after_days
         else:
             next_day = min(max(due, onset + decision.longest_hold_days), end_day)
         for d in range(n_drugs):

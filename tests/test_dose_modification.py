@@ -114,9 +114,10 @@ def test_repeated_grade3_anaemia_holds_then_reduces_then_discontinues():
         state = decision.state
     assert state.reductions == (2, 0) and state.holds == 3
     decision = POLICY.decide(state, grades(anaemia=3), HALF)
-    assert decision.actions == (DrugAction.DISCONTINUE, DrugAction.DISCONTINUE)
+    # The study drug stops, and with it treatment; the antibody, still going, stops with it.
+    assert decision.actions == (DrugAction.DISCONTINUE, DrugAction.CONTINUE)
     assert decision.state.off_treatment and decision.off_after_days == 0
-    assert decision.state.levels == (None, None)
+    assert decision.state.levels == (None, 0)
     with pytest.raises(ValueError, match="ended"):
         POLICY.decide(decision.state, grades(), HALF)
 
@@ -162,7 +163,7 @@ def test_a_hold_longer_than_the_limit_discontinues_after_the_limit():
 def test_grade4_non_haematologic_discontinues_the_study_drug_and_ends_treatment():
     decision = POLICY.decide(POLICY.start(START), grades(AST=4), HALF)
     assert decision.fired == (3,)
-    assert decision.state.off_treatment and decision.state.levels == (None, None)
+    assert decision.state.off_treatment and decision.state.levels == (None, 0)
 
 
 def test_heart_failure_stops_the_antibody_while_the_study_drug_goes_on():
@@ -234,7 +235,7 @@ def test_levels_never_rise_above_the_assigned_level_nor_fall_below_the_lowest(as
             assert decision.hold_days[d] <= drug.max_hold_days
         previous = state.levels
         if state.off_treatment:
-            assert state.levels == (None, None)
+            assert state.levels[0] is None  # the required study drug stopped
             break
 
 
@@ -312,8 +313,11 @@ def step_by_step(policy, assigned, rows, start_day, end_day, cycle_days):
         highest = [max(h, g) for h, g in zip(highest, grades, strict=True)]
         decision = policy.decide(state, grades, row[n_ae + 1 :])
         new = decision.state
-        if new.off_treatment:
-            next_day = ended = min(onset + decision.off_after_days, end_day)
+        if new.off_treatment and onset + decision.off_after_days >= end_day:
+            new = new._replace(off_treatment=False)  # the end comes before the rule's stop
+            next_day = end_day
+        elif new.off_treatment:
+            next_day = ended = onset + decision.off_after_days
         else:
             next_day = min(max(due, onset + max(decision.hold_days)), end_day)
         for d, level in enumerate(levels):
@@ -459,7 +463,34 @@ def test_a_hold_too_long_ends_treatment_at_the_limit():
     assert course.off_for_toxicity and course.end_day == pytest.approx(10.5 + 28)
     assert_periods(course.periods[0], [(0.0, 10.5, 3), (10.5, 38.5, None)])
     assert relative_dose_intensity(RUX, 3, course.periods[0], 21.0) == pytest.approx(10.5 / 38.5)
-    assert course.periods[1] == (DosePeriod(0.0, 21.0, 0),)
+    # The antibody, not held itself, is on treatment until day 38.5: its day-21 dose waited for
+    # the delayed cycle 2, which never came.
+    assert course.periods[1] == (DosePeriod(0.0, 21.0, 0), DosePeriod(21.0, 38.5, None))
+
+
+def test_a_drug_still_going_is_taken_until_treatment_ends():
+    # A daily drug not held while the required one is held past its limit: taken until the
+    # required drug's stop on day 38.5, not only until the AE's onset (it was recorded as
+    # stopping at the onset, its RDI 0.677 instead of 1 in the review's example).
+    daily = Drug("b", "daily", (5.0, 10.0), required=False)
+    model = ToxicityModel((RUX, daily), (AdverseEventType("anaemia", True, "rux", PROBS),))
+    policy = ModificationPolicy(model, (ModificationRule("rux", "anaemia", 3, "hold", RECOVERY),))
+    # One AE uniform, the onset, a recovery uniform per drug.
+    rows = [[U_FOR_GRADE[3], 0.5, recovery_uniform(40.0), 0.5]] + [[0.9, 0.5, 0.5, 0.5]] * 5
+    course = run_course(policy, (3, 1), rows, 0.0, 126.0, 21.0)
+    assert course.off_for_toxicity and course.end_day == pytest.approx(38.5)
+    assert_periods(course.periods[1], [(0.0, 38.5, 1)])
+    assert relative_dose_intensity(daily, 1, course.periods[1], 21.0) == 1.0
+
+
+def test_a_stop_the_end_comes_before_is_no_stop():
+    # The hold would end treatment on day 38.5 (onset 10.5 + the 28-day limit); progression is
+    # seen on day 30: treatment was not stopped for toxicity (it was counted as stopped).
+    rows = [row(onset=0.5, anaemia=3, recovery=(recovery_uniform(40.0), 0.5))] + [row()] * 5
+    course = run_course(POLICY, START, rows, 0.0, 30.0, 21.0)
+    assert not course.off_for_toxicity and course.end_day == 30.0
+    assert course.held
+    assert_periods(course.periods[0], [(0.0, 10.5, 3), (10.5, 30.0, None)])
 
 
 def test_the_antibody_stops_for_heart_failure_and_the_study_drug_goes_on():
