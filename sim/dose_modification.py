@@ -507,7 +507,8 @@ class Course(NamedTuple):
 
     @property
     def held(self) -> bool:
-        """Some drug was held (a hold that began before treatment ended)."""
+        """Some dose was held (a hold that began before treatment ended; a day-1 drug's hold
+        that is over before its next dose is due holds no dose and does not count)."""
         return any(p.level is None for drug in self.periods for p in drug)
 
     @property
