@@ -503,9 +503,12 @@ class _TrialRun:
         for day in plan.accrual.arrival_days(self.streams.accrual):
             if self.stage == CLOSED or day > deadline:
                 return  # closed, or closing at the deadline (a decision day)
-            yield env.timeout(day - env.now)
-            if self.stage == CLOSED:
-                return
+            # Registrations on one day are made in one step: all of them come before that day's
+            # closure decision (sim.closure: a registration on a decision day counts).
+            if day > env.now:
+                yield env.timeout(day - env.now)
+                if self.stage == CLOSED:
+                    return
             index = len(self.patients) % _CHUNK
             if index == 0:
                 draws = _draw_patients(plan, self.streams.patients)

@@ -1,6 +1,7 @@
 """Accrual models and closure rules inside the engine: hand-worked cases and the samplers' own
 streams (the samplers themselves are validated in tests/test_accrual.py)."""
 
+import dataclasses
 import math
 
 import pytest
@@ -71,6 +72,32 @@ def test_checkpoint_counts_a_registration_due_on_its_day():
     assert trial.closure_reason == records.CLOSED_SLOW_ACCRUAL
     assert trial.accrual_closed_day == pytest.approx(12 * MONTH)
     assert len(trial.patients) == 12
+
+
+class _GivenDays:
+    """Registrations on given days (as registration dates from a file fall on whole days)."""
+
+    def __init__(self, *days):
+        self.days = days
+
+    def arrival_days(self, rng):
+        yield from self.days
+
+
+@pytest.mark.parametrize("on_day", [2, 3])
+def test_every_registration_on_a_checkpoints_day_counts(on_day):
+    # Two or three registrations on the checkpoint's day (16 months = day 487), 3 needed by
+    # then: all of that day's registrations count before the decision (only the first did).
+    checkpoint_day = 16 * MONTH
+    plan = TrialPlan.from_scenario(
+        _scenario({"model": "poisson", "rate_per_month": 1.0,
+                   "checkpoints": [{"month": 16, "min_registered": 3}]})
+    )  # fmt: skip
+    days = (100.0, *[checkpoint_day] * on_day, 600.0)
+    trial = simulate_trial(dataclasses.replace(plan, accrual=_GivenDays(*days)),
+                           replicate_streams(1, 0))  # fmt: skip
+    assert trial.closure_reason != records.CLOSED_SLOW_ACCRUAL
+    assert len(trial.patients) == len(days)
 
 
 def test_deadline_and_too_few_for_an_efficacy_analysis():
