@@ -14,6 +14,7 @@ import click
 import sim
 from sim.errors import ScenarioError, SimError
 
+MAX_REPS = 100_000_000  # beyond it a run takes days; larger numbers overflow array sizes
 SCENARIO_HELP = (
     "A scenario file (TOML) or the name of a bundled scenario (see `trialsim scenarios`)."
 )
@@ -45,27 +46,54 @@ def _load(scenario: str, overrides: tuple[str, ...]):
     return load_scenario(scenario, overrides)
 
 
-def _check_out(out: str | None) -> None:
+def _check_out(out: str | None, option: str = "--out") -> None:
+    """Refuse, before any work, an output path that cannot take a file: the folder must exist
+    and take a file (tried, as permissions alone do not tell, e.g. for root), the name must be a
+    file name the folder allows, and an existing path must be a regular file to replace."""
     if out is None:
         return
-    folder = Path(out).resolve().parent
+    path = Path(out)
+    if not out or out.endswith(os.sep):
+        raise ScenarioError(f"{option} {out!r}: expected a file name, not a folder")
+    folder = path.resolve().parent
     if not folder.is_dir():
-        raise ScenarioError(f"--out {out}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ScenarioError(f"--out {out}: the folder {folder} is not writable")
+        raise ScenarioError(f"{option} {out}: the folder {folder} does not exist")
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+        if len(os.fsencode(path.name)) > longest:
+            raise ScenarioError(f"{option} {out}: the file name is longer than {longest} bytes")
+        if path.is_dir():
+            raise ScenarioError(f"{option} {out!r}: expected a file name, not a folder")
+        if path.exists() and not path.is_file():
+            raise ScenarioError(f"{option} {out}: exists and is not a regular file to replace")
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".trialsim-", suffix=".tmp")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise ScenarioError(f"{option} {out}: cannot write in {folder}: {error.strerror}") from None
 
 
 def _emit(text: str, out: str | None) -> None:
-    """Print, or write `out` atomically: a temporary file in the same folder, then a rename."""
+    """Print, or write `out` atomically: a temporary file in the same folder, then a rename
+    (with the permissions a new file gets)."""
     if out is None:
         click.echo(text, nl=False)
         return
     folder = Path(out).resolve().parent
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{Path(out).name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".trialsim-", suffix=".tmp")
+    except OSError as error:
+        raise ScenarioError(f"--out {out}: cannot write in {folder}: {error.strerror}") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, out)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise ScenarioError(f"--out {out}: could not be written: {error.strerror}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -162,7 +190,7 @@ def _json(result) -> str:
 
 @main.command()
 @click.argument("scenario")
-@click.option("--reps", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--reps", type=click.IntRange(min=1, max=MAX_REPS), default=1000, show_default=True,
               help="Number of simulated trials.")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
               help="Root seed: the same seed gives the same numbers whatever --workers is.")
@@ -231,7 +259,7 @@ run.help += f"\n\nSCENARIO: {SCENARIO_HELP}"
 @click.option("--design", "designs", multiple=True, required=True,
               type=click.Choice(["3+3", "crm", "tite-crm", "boin"]),
               help="A phase I design to compare (repeatable; the first is the reference).")
-@click.option("--reps", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--reps", type=click.IntRange(min=1, max=MAX_REPS), default=1000, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE")
@@ -329,7 +357,7 @@ def _compare_csv(result) -> str:
               help="A key and its values (repeatable; the first varies slowest).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a key at every point.")
-@click.option("--reps", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--reps", type=click.IntRange(min=1, max=MAX_REPS), default=1000, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--store", type=click.Path(dir_okay=False),
@@ -353,6 +381,7 @@ def sweep(scenario, varies, overrides, reps, seed, workers, store, out, plot):
         from sim import plotting
 
         plotting.check_plot_target(plot)
+        _check_out(plot, "--plot")
         first = plan.points[0].scenario
         if first.randomized is not None:
             raise ScenarioError(
@@ -489,7 +518,7 @@ def _randomized_trace(scenario, seed: int, replicate: int) -> str:
 
 @main.command("predict-accrual")
 @click.argument("registrations", type=click.Path(dir_okay=False))
-@click.option("--target", type=click.IntRange(min=1), required=True,
+@click.option("--target", type=click.IntRange(min=1, max=1_000_000), required=True,
               help="Registrations the trial needs.")
 @click.option("--opened", required=True, metavar="DATE",
               help="The day the trial opened (YYYY-MM-DD).")
@@ -618,6 +647,10 @@ def boundaries(looks, alpha, spending, parameter, info_fractions, futility, futi
             raise ScenarioError(f"{option} {value}: expected a finite number")
     if fractions is not None and not all(math.isfinite(f) for f in fractions):
         raise ScenarioError(f"--info-fractions {info_fractions}: expected finite numbers")
+    steps = zip(fractions, fractions[1:], strict=False)
+    if not (0 < fractions[0] and all(a < b for a, b in steps) and fractions[-1] <= 1):
+        raise ScenarioError(f"--info-fractions {info_fractions}: expected increasing fractions "
+                            f"of the maximum information, above 0 and at most 1")
     try:
         efficacy = gs.efficacy_rule(spending, parameter)
         rule = None

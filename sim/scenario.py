@@ -26,6 +26,8 @@ BUNDLED_PACKAGE = "sim.scenarios"
 
 Probability = Annotated[float, Field(ge=0, le=1)]
 PositiveNumber = Annotated[float, Field(gt=0)]
+# Shapes far outside oncology's 0.5-3 make times overflow a float (0.001: medians times 1e300).
+WeibullShape = Annotated[float, Field(ge=0.1, le=20)]
 
 
 class _Section(BaseModel):
@@ -94,7 +96,7 @@ class Phase2Section(_Section):
     true_median_weeks: PositiveNumber
     follow_up_weeks: Annotated[float, Field(ge=0)]
     pfs_model: Literal["exponential", "weibull", "piecewise-exponential"] = "exponential"
-    weibull_shape: PositiveNumber | None = None
+    weibull_shape: WeibullShape | None = None
     piecewise_breaks_weeks: list[PositiveNumber] | None = None
     piecewise_median_weeks: list[PositiveNumber] | None = None
     subgroups: list[Subgroup] = []
@@ -214,7 +216,7 @@ class EndpointSection(_Section):
     # arms).
     hazard_ratio: PositiveNumber | Annotated[list[PositiveNumber], Field(min_length=1)]
     model: Literal["exponential", "weibull", "piecewise-exponential"] = "exponential"
-    weibull_shape: PositiveNumber | None = None
+    weibull_shape: WeibullShape | None = None
     # "piecewise-exponential": the control arm's hazard in each piece, as the median it would give
     # (ln 2 / hazard), one more than the breaks.
     piecewise_breaks_months: list[PositiveNumber] | None = None
@@ -420,7 +422,8 @@ def _dotted(loc: list[str]) -> str:
 def _describe(error: dict, data: dict, label: str, from_overrides: dict[str, str]) -> str:
     loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "tagged"))]
     # pydantic reports a value failing `X | None` once per branch; the branch name is noise.
-    loc = [part for part in loc if part not in ("float", "int", "str", "list[float]", "none")]
+    loc = [part for part in loc if part not in ("float", "int", "str", "list[float]", "none")
+           and not part.startswith(("constrained-", "list["))]
     loc = [f"[{part}]" if part.isdigit() else part for part in loc]
     path = _dotted(loc)
     origin = _origin(path, label, from_overrides)

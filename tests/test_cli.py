@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,18 @@ def test_validate_prints_the_resolved_scenario():
          "toxicity.exposure_response_hazard_ratio = 0 is not allowed: expected a number >= 0.01"),
         (("sweep", "tdm1_neratinib", "--vary", "accrual.rate_per_month=0.5,1", "--plot", "p.png"),
          "a phase I-only scenario does not report"),
+        # Each of these ran the simulation and then ended in a traceback (or replaced a device).
+        (("run", REFERENCE, "--reps", "2", "--out", "folder/"), "expected a file name"),
+        (("run", REFERENCE, "--reps", "2", "--out", ""), "expected a file name"),
+        (("run", REFERENCE, "--reps", "2", "--out", "/dev/null"),
+         "exists and is not a regular file"),
+        (("run", REFERENCE, "--reps", "2", "--out", "x" * 300 + ".csv"),
+         "the file name is longer than"),
+        (("run", REFERENCE, "--reps", "10" * 20), "is not in the range 1<=x<=100000000"),
+        (("run", REFERENCE, "--set", "phase1.enabled=false", "--set", "phase2.pfs_model=weibull",
+          "--set", "phase2.weibull_shape=0.001"), "expected a number >= 0.1 and <= 20"),
+        (("validate", "emilia", "--set", "randomized.pfs.hazard_ratio=0"),
+         "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number > 0"),
     ],
 )
 def test_bad_input_exits_2_with_one_message_and_no_traceback(tmp_path, args, expected):
@@ -123,6 +136,18 @@ def test_bad_file_writes_no_output(tmp_path):
     assert result.returncode == 2
     assert str(scenario) in result.stderr and "accrual.rate_per_month = -1" in result.stderr
     assert list(tmp_path.iterdir()) == [scenario]
+
+
+def test_out_gets_the_permissions_of_a_new_file(tmp_path):
+    out = tmp_path / "result.csv"
+    out.write_text("old")
+    out.chmod(0o644)
+    result = trialsim("run", REFERENCE, "--reps", "2", "--format", "csv", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["result.csv"]
 
 
 def test_boundaries_print_what_rpact_prints():
@@ -155,6 +180,8 @@ def test_boundaries_print_what_rpact_prints():
         (("--looks", "3", "--futility-z", "0,1,2,3"), "one per interim look (2 with --looks 3)"),
         (("--looks", "3", "--futility-z", "nan"), "expected one finite z"),
         (("--looks", "3", "--binding"), "--binding: goes with --futility"),
+        (("--looks", "3", "--info-fractions", "1.5,2,3"), "increasing fractions"),
+        (("--looks", "3", "--info-fractions", "0.3,0.2,1"), "increasing fractions"),
     ],
 )
 def test_bad_boundaries_input_exits_2(args, expected):
