@@ -35,8 +35,8 @@ Posterior: the prior density on a fixed uniform grid over +/- 8 prior sd (step <
 construction with every level's log p and log(1 - p); integrals are sums over the grid (the
 trapezoid rule, spectrally accurate for these smooth integrands; the safety rule's mass on one
 side of the lowest level's switch point integrates the sinc interpolant, `_below_weights`).
-Complete patients enter as counts
-per level (one small matrix product); only open-window TITE patients cost a row each.
+Complete patients enter as counts per level (one small matrix product); only open-window TITE
+patients cost a row each.
 """
 
 from __future__ import annotations
