@@ -468,12 +468,18 @@ def _model_inside(annotation):
 
 def _allowed(field) -> str:
     bounds = []
+    shortest = None
     for item in field.metadata:
+        if isinstance(item, annotated_types.MinLen):
+            shortest = item.min_length
         for attribute, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
             bound = getattr(item, attribute, None)
             if bound is not None and isinstance(item, annotated_types.BaseMetadata):
                 bounds.append(f"{symbol} {bound:g}")
-    return _describe_type(field.annotation, bounds)
+    described = _describe_type(field.annotation, bounds)
+    if shortest is not None and described.startswith("a list, "):
+        described = f"a list of at least {shortest}, " + described.removeprefix("a list, ")
+    return described
 
 
 def _describe_type(annotation, bounds: list[str]) -> str:

@@ -118,6 +118,8 @@ def test_validate_prints_the_resolved_scenario():
           "--set", "phase2.weibull_shape=0.001"), "expected a number >= 0.1 and <= 20"),
         (("validate", "emilia", "--set", "randomized.pfs.hazard_ratio=0"),
          "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number > 0"),
+        (("validate", "emilia", "--set", 'randomized.arms=["a"]'),
+         "expected a list of at least 2, each a string"),
     ],
 )
 def test_bad_input_exits_2_with_one_message_and_no_traceback(tmp_path, args, expected):
