@@ -80,35 +80,22 @@ class PiecewiseExponential:
     median_days: tuple[float, ...]
 
     @cached_property
-    def _pieces(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(piece starts, hazards, cumulative hazard at each start): made once per model, as the
-        exposure-response link asks for H0 several times a patient."""
-        starts = np.concatenate(([0.0], self.breaks_days))
-        hazards = LN2 / np.asarray(self.median_days)
-        cumulative_at_start = np.concatenate(([0.0], np.cumsum(hazards[:-1] * np.diff(starts))))
-        return starts, hazards, cumulative_at_start
+    def _hazard(self) -> "PiecewiseHazard":
+        """The hazard ln 2 / median of each piece: made once per model, as the exposure-response
+        link asks for H0 several times a patient."""
+        return PiecewiseHazard(self.breaks_days, tuple(LN2 / np.asarray(self.median_days)))
 
     def times_from_uniforms(self, uniforms: np.ndarray) -> np.ndarray:
-        starts, hazards, cumulative_at_start = self._pieces
-        target = -np.log1p(-uniforms)
-        piece = np.searchsorted(cumulative_at_start, target, side="right") - 1
-        return starts[piece] + (target - cumulative_at_start[piece]) / hazards[piece]
+        return self._hazard.inverse(-np.log1p(-uniforms))
 
     def survival(self, days: np.ndarray) -> np.ndarray:
-        starts, hazards, cumulative_at_start = self._pieces
-        days = np.asarray(days, dtype=float)
-        piece = np.searchsorted(starts, days, side="right") - 1
-        return np.exp(-(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece])))
+        return np.exp(-self._hazard.cumulative(days))
 
     def cumulative_hazard(self, days: float) -> float:
-        starts, hazards, cumulative_at_start = self._pieces
-        piece = int(np.searchsorted(starts, days, side="right")) - 1
-        return float(cumulative_at_start[piece] + hazards[piece] * (days - starts[piece]))
+        return float(self._hazard.cumulative(days))
 
     def time_at_cumulative_hazard(self, cumulative: float) -> float:
-        starts, hazards, cumulative_at_start = self._pieces
-        piece = int(np.searchsorted(cumulative_at_start, cumulative, side="right")) - 1
-        return float(starts[piece] + (cumulative - cumulative_at_start[piece]) / hazards[piece])
+        return float(self._hazard.inverse(cumulative))
 
 
 def time_with_hazard_multipliers(

@@ -32,7 +32,7 @@ Conventions (all as R):
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Literal
 
@@ -214,27 +214,17 @@ def km_median_and_survival_at(
     n_risk = n - starts
     factors = n_risk - n_event
     factors /= n_risk
-    survival = np.cumprod(factors, out=factors).tolist()
+    survival = np.cumprod(factors, out=factors)
     distinct_times = t[starts].tolist()
     last_time = distinct_times[-1]
-    last_survival = survival[-1]
+    last_survival = float(survival[-1])
 
     if at_time > last_time:
         survival_at = math.nan if last_survival > 0.0 else 0.0
     else:
         k = bisect_right(distinct_times, at_time)
-        survival_at = survival[k - 1] if k else 1.0
-
-    # findq on a monotone curve: the first row whose 1 - S reaches 0.5 (within the tolerance).
-    first_reach = bisect_left(survival, 0.5, key=_one_minus_plus_tol)
-    if first_reach == len(survival):
-        return math.nan, survival_at
-    if abs(0.5 - (1.0 - last_survival)) < QUANTILE_TOLERANCE:
-        return (distinct_times[first_reach] + last_time) / 2, survival_at
-    first_beyond = bisect_left(survival, 0.5, key=_one_minus_minus_tol)
-    if first_beyond == len(survival):
-        return math.nan, survival_at
-    return (distinct_times[first_reach] + distinct_times[first_beyond]) / 2, survival_at
+        survival_at = float(survival[k - 1]) if k else 1.0
+    return _median_of_curve(t[starts], 1.0 - survival, last_time), survival_at
 
 
 def km_median_from_risk_sets(
@@ -258,25 +248,23 @@ def km_median_from_risk_sets(
     factors = n_risk - np.asarray(events)[stepped]
     factors /= n_risk
     one_minus = 1.0 - np.cumprod(factors, out=factors)
-    # searchsorted on the non-decreasing 1 - S is bisect_left with the tolerance keys below.
+    return _median_of_curve(np.asarray(event_times)[stepped], one_minus, last_time)
+
+
+def _median_of_curve(times: FloatArray, one_minus: FloatArray, last_time: float) -> float:
+    """The median of a Kaplan-Meier curve as R's survival reads it (findq on a monotone curve):
+    `one_minus` is 1 - S (non-decreasing) at `times`, `last_time` the last follow-up time. The
+    first time 1 - S reaches 0.5 (within the tolerance), averaged with the first it passes it,
+    or with the last follow-up time when the curve ends at 0.5; nan if it never reaches it."""
     first_reach = int(np.searchsorted(one_minus + QUANTILE_TOLERANCE, 0.5))
     if first_reach == one_minus.size:
         return math.nan
-    times = np.asarray(event_times)[stepped]
-    if abs(0.5 - one_minus[-1]) < QUANTILE_TOLERANCE:
+    if abs(0.5 - float(one_minus[-1])) < QUANTILE_TOLERANCE:
         return (float(times[first_reach]) + last_time) / 2
     first_beyond = int(np.searchsorted(one_minus - QUANTILE_TOLERANCE, 0.5))
     if first_beyond == one_minus.size:
         return math.nan
     return (float(times[first_reach]) + float(times[first_beyond])) / 2
-
-
-def _one_minus_plus_tol(surv: float) -> float:
-    return (1.0 - surv) + QUANTILE_TOLERANCE
-
-
-def _one_minus_minus_tol(surv: float) -> float:
-    return (1.0 - surv) - QUANTILE_TOLERANCE
 
 
 def _r_findq(x: FloatArray, y: FloatArray, p: float, last_x: float) -> float:
