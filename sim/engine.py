@@ -68,7 +68,9 @@ PATIENT_COLUMNS = (
 # (the same patients at every design), and the DLT's day within the window.
 TOXICITY_COLUMNS = ("dlt_propensity", "dlt_onset")
 _COLUMN = {name: index for index, name in enumerate(PATIENT_COLUMNS)}
-_CHUNK = 64
+# Patients' draws are made _CHUNK rows at a time. Rows come off the stream in order, so the size
+# moves no number; 16 suits a 10-patient phase I as well as a phase II of 40 (timed).
+_CHUNK = 16
 
 
 @dataclass(frozen=True)

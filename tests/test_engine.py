@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim import records
+from sim import engine, records
 from sim.engine import TrialPlan, simulate_trial, visit_schedule
 from sim.rng import replicate_streams
 from sim.scenario import load_scenario, validate_scenario
@@ -144,6 +144,15 @@ def test_the_same_replicate_gives_the_same_trial():
     first = simulate_trial(plan, replicate_streams(5, 17), trace=True)
     again = simulate_trial(plan, replicate_streams(5, 17), trace=True)
     assert first == again
+
+
+def test_the_size_of_the_draw_chunks_moves_no_number(monkeypatch):
+    """Patients' draws come off their streams _CHUNK rows at a time, in order: the chunk size is
+    a matter of speed only (phase I, phase II and the AE model each draw so)."""
+    plan = TrialPlan.from_scenario(load_scenario(f"{REFERENCE}_toxicity"))
+    trials = [simulate_trial(plan, replicate_streams(5, i), trace=True) for i in range(3)]
+    monkeypatch.setattr(engine, "_CHUNK", 3)
+    assert [simulate_trial(plan, replicate_streams(5, i), trace=True) for i in range(3)] == trials
 
 
 def test_a_scenario_of_only_required_keys_is_the_textbook_model():

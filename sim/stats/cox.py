@@ -63,23 +63,41 @@ class CoxResult:
 
 
 def _rows(table: RiskTable, ties: Ties):
-    """(a, b, weight) per term of the partial likelihood."""
+    """(a, b, weight) per term of the partial likelihood; weight None when every weight is 1."""
     n1 = table.at_risk_experimental.astype(float)
     n0 = table.at_risk - n1
     d = table.events
-    d1 = table.events_experimental.astype(float)
-    if ties == "breslow" or not (d > 1).any():  # without tied events Efron is Breslow
+    if d.sum() == d.size:  # one event at each time: Efron is Breslow, and every d_j is 1
+        return n0, n1, None
+    if ties == "breslow":
         return n0, n1, d.astype(float)
     if ties != "efron":
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     # Expand each event time into its d_j terms l = 0 .. d_j - 1.
+    d1 = table.events_experimental.astype(float)
     per_row = np.repeat(np.arange(d.size), d)
     first = np.concatenate(([0], np.cumsum(d)[:-1]))
     fraction = (np.arange(per_row.size) - first[per_row]) / d[per_row]
     d0 = d - d1
     a = n0[per_row] - fraction * d0[per_row]
     b = n1[per_row] - fraction * d1[per_row]
-    return a, b, np.ones(per_row.size)
+    return a, b, None
+
+
+def _weighted_sum(weight: np.ndarray | None, values: np.ndarray) -> float:
+    return float(values.sum() if weight is None else weight @ values)
+
+
+def _share(a: np.ndarray, b: np.ndarray, ratio: float) -> np.ndarray:
+    """p = b r / (a + b r): the experimental share of the risk at each term."""
+    experimental = b * ratio
+    return np.divide(experimental, np.add(a, experimental), out=experimental)
+
+
+def _information(weight: np.ndarray | None, p: np.ndarray) -> float:
+    """sum w p (1 - p)."""
+    complement = 1.0 - p
+    return float(p @ complement if weight is None else (weight * p) @ complement)
 
 
 def _midpoint(low: float, high: float, beta: float) -> float:
@@ -106,18 +124,20 @@ def cox_from_table(
     """
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     a, b, weight = _rows(table, ties)
     events_experimental = float(table.events_experimental.sum())
     events = int(table.events.sum())
 
     def loglik(beta: float) -> float:
-        return events_experimental * beta - float(weight @ np.log(a + b * math.exp(beta)))
+        return events_experimental * beta - _weighted_sum(weight, np.log(a + b * math.exp(beta)))
 
     loglik_null = (loglik(0.0) if events else 0.0) if with_loglik else math.nan
     # The score D1 - sum w p(beta) decreases from D1 - sum w [a = 0] (beta -> -inf) to
     # D1 - sum w [b > 0] (beta -> +inf); a finite maximum needs it to change sign.
-    score_at_minus_inf = events_experimental - float(weight[a == 0.0].sum())
-    score_at_plus_inf = events_experimental - float(weight[b > 0.0].sum())
+    score_at_minus_inf = events_experimental - _weighted_sum(weight, a == 0.0)
+    score_at_plus_inf = events_experimental - _weighted_sum(weight, b > 0.0)
     if events == 0 or score_at_minus_inf <= 0.0 or score_at_plus_inf >= 0.0:
         if events == 0:
             beta = math.nan
@@ -152,9 +172,9 @@ def cox_from_table(
     while iterations < _MAX_ITERATIONS:
         iterations += 1
         ratio = math.exp(beta)
-        p = b * ratio / (a + b * ratio)
-        score = events_experimental - float(weight @ p)
-        information = float(weight @ (p * (1.0 - p)))
+        p = _share(a, b, ratio)
+        score = events_experimental - _weighted_sum(weight, p)
+        information = _information(weight, p)
         if score == 0.0:
             converged = True
             break
@@ -171,8 +191,7 @@ def cox_from_table(
             converged = True
             break
     ratio = math.exp(beta)
-    p = b * ratio / (a + b * ratio)
-    information = float(weight @ (p * (1.0 - p)))
+    information = _information(weight, _share(a, b, ratio))
     se = 1.0 / math.sqrt(information)
     wald_z = beta / se
     half_width = float(ndtri(0.5 + confidence / 2.0)) * se

@@ -105,9 +105,13 @@ def risk_table_unchecked(time, event, group, strata=None) -> RiskTable:
     # Order within a run of equal times does not matter (only counts are taken), so the faster
     # unstable sort is fine for time; the stratum sort must then be stable to keep time order.
     order = np.argsort(time)
-    if strata is not None:
+    if strata is None:
+        time_sorted = time[order]
+        if (time_sorted[1:] != time_sorted[:-1]).all():
+            return _untied_risk_table(time_sorted, event[order], group[order])
+    else:
         order = order[np.argsort(strata[order], kind="stable")]
-    time_sorted = time[order]
+        time_sorted = time[order]
     event_sorted = event[order]
     group_sorted = group[order]
 
@@ -147,15 +151,37 @@ def risk_table_unchecked(time, event, group, strata=None) -> RiskTable:
     )
 
 
+def _untied_risk_table(time_sorted, event_sorted, group_sorted) -> RiskTable:
+    """The unstratified risk table of distinct times, in time order: every event time is its own
+    row with one event, and the subjects at risk at the k-th time are those from it on (the
+    common case of continuous times, without the run bookkeeping of ties)."""
+    rows = np.flatnonzero(event_sorted)
+    experimental_before = np.zeros(time_sorted.size + 1, dtype=np.int64)
+    np.cumsum(group_sorted, out=experimental_before[1:])
+    return RiskTable(
+        at_risk=time_sorted.size - rows,
+        at_risk_experimental=experimental_before[-1] - experimental_before[rows],
+        events=np.ones(rows.size, dtype=np.int64),
+        events_experimental=group_sorted[rows].astype(np.int64),
+        stratum=np.zeros(rows.size, dtype=np.int64),
+        time=time_sorted[rows],
+    )
+
+
 def logrank_from_table(table: RiskTable) -> LogRankResult:
     """The log-rank test from a risk table (see the module docstring for the formulas)."""
-    n = table.at_risk.astype(float)
-    d = table.events.astype(float)
-    share = table.at_risk_experimental / n
+    share = table.at_risk_experimental / table.at_risk
     observed = float(table.events_experimental.sum())
-    expected = float(d @ share)
-    # (n - d) / (n - 1) is 0 when n = 1 (then d = 1); max() only avoids the 0/0.
-    variance = float((d * share * (1.0 - share)) @ ((n - d) / np.maximum(n - 1.0, 1.0)))
+    events = int(table.events.sum())
+    if events == share.size:  # one event at each time: d = 1, (n - d) / (n - 1) = 1
+        expected = float(share.sum())
+        variance = float(share @ (1.0 - share))
+    else:
+        n = table.at_risk.astype(float)
+        d = table.events.astype(float)
+        expected = float(d @ share)
+        # (n - d) / (n - 1) is 0 when n = 1 (then d = 1); max() only avoids the 0/0.
+        variance = float((d * share * (1.0 - share)) @ ((n - d) / np.maximum(n - 1.0, 1.0)))
     if variance > 0.0:
         z = (expected - observed) / math.sqrt(variance)
         hazard_ratio = math.exp((observed - expected) / variance)
@@ -170,7 +196,7 @@ def logrank_from_table(table: RiskTable) -> LogRankResult:
         observed_experimental=observed,
         expected_experimental=expected,
         variance=variance,
-        events=int(d.sum()),
+        events=events,
     )
 
 

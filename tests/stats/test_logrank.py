@@ -172,6 +172,24 @@ def test_row_order_does_not_matter():
     assert shuffled.chi_square == pytest.approx(0.701743346844, rel=EXACT)
 
 
+def test_distinct_times_take_a_shortcut_to_the_same_table():
+    """Without ties every event time is its own row; one stratum label for all sends the same
+    data through the general bookkeeping of runs of equal times: the tables must be the same."""
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 9, 500):
+        time = rng.exponential(10.0, n)
+        event = rng.random(n) < 0.6
+        group = rng.random(n) < 0.5
+        shortcut = risk_table(time, event, group)
+        general = risk_table(time, event, group, strata=np.zeros(n))
+        for field in ("at_risk", "at_risk_experimental", "events", "events_experimental", "time"):
+            assert np.array_equal(getattr(shortcut, field), getattr(general, field)), (n, field)
+        fast, slow = logrank_test(time, event, group), logrank_test(time, event, group, np.zeros(n))
+        assert fast.variance == pytest.approx(slow.variance, rel=1e-13, abs=0.0)
+        assert fast.expected_experimental == pytest.approx(slow.expected_experimental, rel=1e-13)
+        assert fast.events == slow.events == event.sum()
+
+
 def test_one_stratum_per_patient_has_no_information():
     """Each stratum's risk sets then hold one patient: every E_j = O_j and V_j = 0."""
     result = logrank_test([1.0, 2.0, 3.0], [1, 1, 1], [0, 1, 0], strata=[1, 2, 3])
