@@ -209,9 +209,11 @@ def _toxicity_values(patients: list[records.PatientRecord], ae_count: int) -> li
         return [math.nan] * (6 * ae_count + 5)
     values: list[float] = []
     for index in range(ae_count):
-        grades = [p.ae_highest_grades[index] for p in patients]
-        by_grade = [sum(g == grade for g in grades) / n for grade in range(1, 5)]
-        values += [sum(g >= 1 for g in grades) / n, sum(g >= 3 for g in grades) / n, *by_grade]
+        count = [0] * 5  # patients by highest grade 0..4
+        for patient in patients:
+            count[patient.ae_highest_grades[index]] += 1
+        by_grade = [c / n for c in count[1:]]
+        values += [(n - count[0]) / n, (count[3] + count[4]) / n, *by_grade]
     rdis = [p.rdi for p in patients]
     return [
         *values,
