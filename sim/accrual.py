@@ -21,6 +21,11 @@ _INHOMOGENEOUS_CHUNK = 64
 
 
 class AccrualModel(Protocol):
+    # The day from which the model registers no one, whatever the draws (inf: never). When the
+    # stream of arrival days ends, accrual closes then, not at the last registration: nobody
+    # running the trial knows that the last patient was the last.
+    end_day: float
+
     def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
         """Registration days, increasing; one replicate's worth, drawn from `rng` only."""
         ...
@@ -31,6 +36,7 @@ class PoissonAccrual:
     """Homogeneous Poisson process: exponential gaps with mean 1 / rate."""
 
     rate_per_month: float
+    end_day = math.inf
 
     def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
         mean_gap_days = DAYS_PER_MONTH / self.rate_per_month
@@ -52,6 +58,7 @@ class FixedAccrual:
     """Evenly spaced registrations, the first one gap after opening (no randomness)."""
 
     rate_per_month: float
+    end_day = math.inf
 
     def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
         gap_days = DAYS_PER_MONTH / self.rate_per_month
@@ -160,6 +167,14 @@ class PiecewiseLinearIntensity:
         rate_after[-1] = rates.sum()
         return cls(knots, rate_after, slopes)
 
+    @property
+    def end_day(self) -> float:
+        """The knot from which the rate stays 0 (inf if it never does)."""
+        active = np.flatnonzero((self.rate_after_knot > 0.0) | (self.slope_after_knot != 0.0))
+        if active.size and active[-1] == self.knot_days.size - 1:
+            return math.inf
+        return float(self.knot_days[active[-1] + 1]) if active.size else float(self.knot_days[0])
+
     def cumulative(self, days: np.ndarray | float) -> np.ndarray:
         """Expected number of arrivals in [0, day] (the integrated rate)."""
         days = np.asarray(days, dtype=float)
@@ -241,6 +256,10 @@ class PiecewiseAccrual:
             np.array(starts) * DAYS_PER_MONTH, np.array(rates) / DAYS_PER_MONTH
         )
         object.__setattr__(self, "_intensity", intensity)
+
+    @property
+    def end_day(self) -> float:
+        return self._intensity.end_day
 
     def expected_count(self, month: float) -> float:
         """Expected registrations by `month` (the integrated rate)."""
@@ -338,6 +357,10 @@ class SitesAccrual:
             fixed = self._build_intensity(np.random.default_rng(0))
         object.__setattr__(self, "_fixed_intensity", fixed)
 
+    @property
+    def end_day(self) -> float:
+        return math.inf if any(self.rates_per_site_month) else 0.0
+
     def intensity(self, rng: np.random.Generator) -> PiecewiseLinearIntensity:
         """One replicate's total rate (draws the activation months from `rng` if random)."""
         if self._fixed_intensity is not None:
@@ -372,6 +395,7 @@ class PoissonGammaAccrual:
     rate_shape: float
     activation: ActivationSchedule | None = None
     ramp_up_months: float = 0.0
+    end_day = math.inf  # every centre's rate is > 0
 
     def __post_init__(self) -> None:
         if isinstance(self.sites, bool) or not isinstance(self.sites, int) or self.sites < 1:
@@ -411,6 +435,7 @@ class ObservedThenPredicted:
     as_of_day: float
     rate_shape: float
     rate_months: float
+    end_day = math.inf
 
     def arrival_days(self, rng: np.random.Generator) -> Iterator[float]:
         yield from self.observed_days

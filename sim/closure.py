@@ -10,6 +10,7 @@ Conventions, pinned by tests/test_closure.py:
   more specific reason).
 """
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -113,6 +114,14 @@ class ClosureRules:
         if deadline is not None and (not days or not _same_day(days[-1], deadline)):
             days.append(deadline)
         return tuple(days)
+
+    def after(self, day: float) -> "ClosureRules":
+        """The rules still to be applied to a trial known to be open on `day`: its checkpoints up
+        to that day are past (an open trial's registrations so far, `trialsim run --observed`)."""
+        upcoming = tuple(
+            c for c in self.checkpoints if c.day > day and not _same_day(c.day, day)
+        )
+        return dataclasses.replace(self, checkpoints=upcoming)
 
     def next_decision_day(self, after_day: float) -> float | None:
         """The first decision day strictly after `after_day` (not the same day), or None."""

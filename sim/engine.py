@@ -515,7 +515,13 @@ class _TrialRun:
             if index == 0:
                 draws = _draw_patients(plan, self.streams.patients)
             self.register(day, draws, index)
-        if self.stage != CLOSED:  # the accrual model stopped registering patients for good
+        # The accrual model registers no one any more: accrual closes on the day it says so (the
+        # last registration is not known to be the last when it happens), unless a rule closes
+        # it before.
+        end_day = plan.accrual.end_day
+        if self.stage != CLOSED and env.now < end_day < math.inf:
+            yield env.timeout(end_day - env.now)
+        if self.stage != CLOSED:
             self.close_accrual(records.CLOSED_ACCRUAL_ENDED)
 
     def close_accrual(self, reason: str) -> None:

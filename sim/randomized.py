@@ -239,8 +239,12 @@ def _registrations(arrivals: Arrivals, streams: ReplicateStreams) -> tuple[np.nd
         return days[: np.searchsorted(days, arrivals.max_day, side="right")], arrivals.max_day
     if days.size == n:
         return days, float(days[-1])
-    # The accrual model registers no one any more (before the deadline).
-    return days, float(days[-1]) if days.size else 0.0
+    # The accrual model registers no one any more: it closes on the day the model says so (as
+    # in sim.engine), or at the deadline.
+    closed = min(arrivals.accrual.end_day, arrivals.max_day)
+    if math.isinf(closed):  # a stream that ended without saying when: at its last registration
+        closed = float(days[-1]) if days.size else 0.0
+    return days, closed
 
 
 def simulate_cohort(

@@ -133,6 +133,12 @@ def observed_accrual(
             f"{path}: a registration on {max(registrations.dates)}, after the scenario's accrual "
             f"deadline (accrual.max_months from --opened {opened})"
         )
+    if as_of_day > deadline_day:
+        raise ScenarioError(
+            f"--as-of {as_of}: after the scenario's accrual deadline, "
+            f"{date_after(opened, deadline_day)} (accrual.max_months from --opened {opened}); "
+            "the trial is closed then"
+        )
     posterior = accrual_prediction.pooled_posterior(days, as_of_day).sites[0].posterior
     model = ObservedThenPredicted(days, as_of_day, posterior.shape, posterior.rate_months)
     return model, registrations, as_of

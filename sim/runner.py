@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim import analysis, interim
-from sim.accrual import AccrualModel
+from sim.accrual import AccrualModel, ObservedThenPredicted
 from sim.engine import TrialPlan, simulate_trial
 from sim.estimates import MEAN, QUANTILES, BlockSummary, Estimate, estimates
 from sim.randomized import RandomizedPlan, simulate_randomized
@@ -65,6 +65,10 @@ class _Context:
         plan = TrialPlan.from_scenario(scenario)
         if accrual is not None:
             plan = dataclasses.replace(plan, accrual=accrual)
+        if isinstance(accrual, ObservedThenPredicted):
+            # The trial is open on the day its registrations are known to: earlier checkpoints
+            # did not close it.
+            plan = dataclasses.replace(plan, closure=plan.closure.after(accrual.as_of_day))
         return cls(
             plan,
             analysis_plan(scenario) if scenario.has_phase2 else None,

@@ -173,6 +173,17 @@ def test_piecewise_ending_at_zero_is_a_finite_stream():
     assert chi_square_pvalue(totals, lambda k: stats.poisson.pmf(k, 7.5)) > 0.001
 
 
+def test_the_day_accrual_ends_is_where_the_rate_stays_zero():
+    month = 365.25 / 12
+    assert PiecewiseAccrual((0.0, 5.0), (1.5, 0.0)).end_day == pytest.approx(5 * month)
+    assert PiecewiseAccrual((0.0, 3.0, 5.0), (1.5, 0.0, 0.0)).end_day == pytest.approx(3 * month)
+    assert PiecewiseAccrual((0.0, 3.0, 5.0), (1.5, 0.0, 2.0)).end_day == math.inf  # a pause
+    assert PiecewiseAccrual((0.0,), (0.0,)).end_day == 0.0
+    assert SitesAccrual((0.0, 0.0)).end_day == 0.0
+    assert SitesAccrual((0.0, 0.5)).end_day == math.inf
+    assert PoissonAccrual(2.0).end_day == math.inf
+
+
 def test_piecewise_rejects_bad_periods():
     with pytest.raises(ValueError, match="one rate per period"):
         PiecewiseAccrual((0.0, 6.0), (1.0,))

@@ -77,6 +77,8 @@ def test_checkpoint_counts_a_registration_due_on_its_day():
 class _GivenDays:
     """Registrations on given days (as registration dates from a file fall on whole days)."""
 
+    end_day = math.inf  # ends without saying when: accrual closes at the last registration
+
     def __init__(self, *days):
         self.days = days
 
@@ -166,3 +168,18 @@ def test_the_observed_accrual_scenario_makes_the_real_trials_fate_likely():
                  workers=2)
     estimate = result.metrics["terminated_slow_accrual"]
     assert estimate.estimate - 3 * estimate.mc_se > 0.5
+
+
+def test_accrual_that_ends_closes_on_the_day_its_rate_drops_to_zero():
+    # One a month for 12 months, then nobody: accrual closes at month 12, where a deadline at 12
+    # months would close it, not at the last registration (not known to be the last when it
+    # happens). Before, the close fell on the last registration, about a month earlier.
+    ends = _scenario({"model": "piecewise", "period_starts_months": [0, 12],
+                      "period_rates_per_month": [1.0, 0.0]}, n=40)
+    deadline = _scenario({"model": "poisson", "rate_per_month": 1.0, "max_months": 12}, n=40)
+    for replicate in range(20):
+        trial = _trial(ends, replicate)
+        assert trial.closure_reason == records.CLOSED_ACCRUAL_ENDED
+        assert trial.accrual_closed_day == pytest.approx(12 * MONTH)
+        assert trial.patients[-1].registration_day < 12 * MONTH
+        assert _trial(deadline, replicate).accrual_closed_day == trial.accrual_closed_day

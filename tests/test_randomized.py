@@ -370,3 +370,15 @@ def test_switching_with_hazard_ratio_one_changes_no_death():
                                                              "hazard_ratio": 1.0}})
         assert switching.switched.sum() > 1000
         assert np.allclose(switching.os_event_time, plain.os_event_time, rtol=1e-9)
+
+
+def test_accrual_that_ends_closes_on_the_day_its_rate_drops_to_zero():
+    """40 a month for 6 months, then nobody, 990 wanted: accrual closes at month 6 (as sim.engine
+    closes it), not at the last randomization."""
+    accrual = {"model": "piecewise", "period_starts_months": [0, 6],
+               "period_rates_per_month": [40.0, 0.0]}
+    plan = RandomizedPlan.from_scenario(_scenario(_one_endpoint(0.75, [100]), accrual=accrual))
+    for replicate in range(10):
+        cohort, closed = simulate_cohort(plan, replicate_streams(1, replicate))
+        assert closed == pytest.approx(6 * DAYS_PER_MONTH)
+        assert cohort.registration_day[-1] < closed

@@ -127,3 +127,35 @@ def test_observed_options_go_together(registrations):
                       "--opened", "2015-01-01", "--reps", "50", "--format", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["observed"]["registered"] == 10
+
+
+def test_an_open_trial_is_not_closed_by_its_past_checkpoints(registrations):
+    # Ten registrations in the first year, data to day 365, a checkpoint asking for 12 by month 6:
+    # the trial is open on day 365, so that checkpoint is past; one asking for 30 by month 18
+    # (14 months open) is still to come and closes it on its day unless 20 more come by then.
+    from sim.registrations import observed_accrual
+    from sim.runner import run
+    from sim.scenario import validate_scenario
+
+    as_of = OPENED + datetime.timedelta(days=365)
+    model, _, _ = observed_accrual(registrations, OPENED, as_of, math.inf)
+    scenario = validate_scenario(
+        {"trial": {"name": "observed"},
+         "accrual": {"rate_per_month": 1.0, "checkpoints": [
+             {"month": 6, "min_registered": 12}, {"month": 18, "min_registered": 30}]},
+         "phase2": {"n": 40, "alpha": 0.05, "null_median_weeks": 8, "true_median_weeks": 8,
+                    "follow_up_weeks": 0}},
+        "observed",
+    )
+    metrics = run(scenario, 300, seed=2, accrual=model).metrics
+    # (Every replicate closed at month 6 before past checkpoints were left out.)
+    assert metrics["close_months_q10"].estimate == pytest.approx(18.0)
+    assert metrics["n_registered_mean"].estimate > 10
+
+
+def test_as_of_after_the_deadline_is_refused(registrations):
+    result = trialsim("run", "ruxolitinib_trastuzumab", "--observed", registrations,
+                      "--opened", "2015-01-01", "--as-of", "2016-06-01",
+                      "--set", "accrual.max_months=12", "--reps", "10")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--as-of 2016-06-01: after the scenario's accrual deadline" in result.stderr
