@@ -252,7 +252,8 @@ def _phase1_metrics(trial: records.TrialRecord, levels: int) -> list[float]:
 def _phase2_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> list[float]:
     data = cut(trial.patients, trial.analysis_day, plan)
     treated = len(data.times_days)
-    last_registration = trial.patients[-1].registration_day if trial.patients else 0.0
+    # Months to the last registration: undefined (left out of the mean) if nobody registered.
+    last_registration = trial.patients[-1].registration_day if trial.patients else math.nan
     analysed = treated > 0 and treated >= plan.min_patients_for_analysis
     if treated:
         reject = float(analysed and reject_h0(data, plan))

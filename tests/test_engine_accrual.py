@@ -183,3 +183,17 @@ def test_accrual_that_ends_closes_on_the_day_its_rate_drops_to_zero():
         assert trial.accrual_closed_day == pytest.approx(12 * MONTH)
         assert trial.patients[-1].registration_day < 12 * MONTH
         assert _trial(deadline, replicate).accrual_closed_day == trial.accrual_closed_day
+
+
+def test_months_to_the_last_registration_leave_out_trials_with_nobody():
+    # Poisson at 0.1 a month with a deadline at T = 3 months: nobody registers with probability
+    # e^(-0.3) (no month to a last registration then; it counted as 0 before). Given somebody,
+    # P(last <= t) = (e^(-0.1 (T - t)) - e^(-0.3)) / (1 - e^(-0.3)), whose mean is
+    # T - ((1 - e^(-0.3)) / 0.1 - T e^(-0.3)) / (1 - e^(-0.3)).
+    reps = 4000
+    scenario = _scenario({"model": "poisson", "rate_per_month": 0.1, "max_months": 3})
+    estimate = run(scenario, reps, seed=1).metrics["accrual_months_mean"]
+    some = 1 - math.exp(-0.3)
+    assert abs(estimate.replicates - reps * some) <= 3 * math.sqrt(reps * some * (1 - some))
+    expected = 3 - ((1 - math.exp(-0.3)) / 0.1 - 3 * math.exp(-0.3)) / some
+    assert abs(estimate.estimate - expected) <= 3 * estimate.mc_se, (estimate, expected)
