@@ -192,6 +192,18 @@ def test_bad_boundaries_input_exits_2(args, expected):
     assert "Traceback" not in result.stderr
 
 
+def test_looks_are_bounded_where_the_integration_is_accurate():
+    # 100,000 looks used to print numpy's overflow RuntimeWarnings, then a root finder's message.
+    result = trialsim("boundaries", "--looks", "100000")
+    assert result.returncode == 2
+    assert "Invalid value for '--looks': 100000 is not in the range 1<=x<=20." in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+    result = trialsim("boundaries", "--looks", "20", "--format", "json")
+    assert result.returncode == 0 and result.stderr == ""
+    looks = json.loads(result.stdout)["looks"]
+    assert len(looks) == 20 and looks[-1]["alpha_spent"] == pytest.approx(0.025, abs=1e-9)
+
+
 def test_compare_reports_each_design_and_paired_differences():
     result = trialsim("compare", REFERENCE, "--design", "tite-crm", "--design", "boin",
                       "--reps", "200", "--workers", "2", "--format", "json")
