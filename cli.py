@@ -592,6 +592,25 @@ def _numbers(text: str | None, option: str) -> tuple[float, ...] | None:
         raise ScenarioError(f"{option} {text}: expected numbers separated by commas") from None
 
 
+def _boundary_rule(make, rule_option: str, rule: str, parameter_option: str,
+                   parameter: float | None):
+    """`make()`, a boundary rule, with its errors naming the options that give the rule and its
+    parameter (the library knows neither)."""
+    from sim.stats import group_sequential as gs
+
+    try:
+        return make()
+    except gs.RuleParameterError as error:
+        if error.needed is None:
+            raise ScenarioError(f"{parameter_option} {parameter:g}: {rule_option} {rule} takes "
+                                f"no parameter") from None
+        raise ScenarioError(f"{rule_option} {rule} needs {parameter_option} (its "
+                            f"{error.needed})") from None
+    except ValueError as error:
+        given = "" if parameter is None else f" {parameter_option} {parameter:g}"
+        raise ScenarioError(f"{rule_option} {rule}{given}: {error}") from None
+
+
 @main.command()
 @click.option("--looks", type=click.IntRange(min=1, max=MAX_LOOKS), required=True,
               help="Analyses, the final one included.")
@@ -655,12 +674,16 @@ def boundaries(looks, alpha, spending, parameter, info_fractions, futility, futi
     if not (0 < fractions[0] and all(a < b for a, b in steps) and fractions[-1] <= 1):
         raise ScenarioError(f"--info-fractions {info_fractions}: expected increasing fractions "
                             f"of the maximum information, above 0 and at most 1")
+    efficacy = _boundary_rule(lambda: gs.efficacy_rule(spending, parameter),
+                              "--spending", spending, "--parameter", parameter)
+    if futility is not None:
+        beta_spending = _boundary_rule(lambda: gs.SpendingFunction(futility, futility_parameter),
+                                       "--futility", futility, "--futility-parameter",
+                                       futility_parameter)
     try:
-        efficacy = gs.efficacy_rule(spending, parameter)
         rule = None
         if futility is not None:
-            rule = gs.BetaSpendingFutility(gs.SpendingFunction(futility, futility_parameter),
-                                           beta)
+            rule = gs.BetaSpendingFutility(beta_spending, beta)
         elif futility_z is not None:
             rule = gs.FixedFutility(values[0] if len(values) == 1 else values)
         result = gs.group_sequential_boundaries(fractions, alpha, efficacy, rule,

@@ -1016,6 +1016,9 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
         return f"{where}.futility", "needs at least one interim look"
     try:
         rule = gs.efficacy_rule(endpoint.efficacy, endpoint.efficacy_parameter)
+    except gs.RuleParameterError as error:
+        return _parameter_problem(where, "efficacy", endpoint.efficacy, endpoint.efficacy_parameter,
+                                  error)
     except ValueError as error:
         return f"{where}.efficacy", f'= "{endpoint.efficacy}": {error}'
     if not isinstance(rule, gs.SpendingFunction):
@@ -1033,6 +1036,20 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
     if endpoint.futility == "beta-spending":
         try:
             gs.SpendingFunction(endpoint.futility_spending, endpoint.futility_parameter)
+        except gs.RuleParameterError as error:
+            return _parameter_problem(where, "futility_spending", endpoint.futility_spending,
+                                      endpoint.futility_parameter, error)
         except ValueError as error:
             return f"{where}.futility_spending", f'= "{endpoint.futility_spending}": {error}'
     return None
+
+
+def _parameter_problem(where: str, rule_key: str, rule: str, parameter: float | None,
+                       error: "gs.RuleParameterError") -> tuple[str, str]:
+    """A rule's missing or unwanted parameter, named by the key that gives it (rule_key with
+    "_parameter" for "efficacy", "futility_parameter" for "futility_spending")."""
+    parameter_key = f"{where}.{rule_key.removesuffix('_spending')}_parameter"
+    if error.needed is None:
+        return parameter_key, f'= {parameter:g}: {rule_key} = "{rule}" takes no parameter'
+    return parameter_key, f'missing: {rule_key} = "{rule}" needs its {error.needed}'
+

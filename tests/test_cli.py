@@ -184,6 +184,18 @@ def test_boundaries_print_what_rpact_prints():
         (("--looks", "3", "--binding"), "--binding: goes with --futility"),
         (("--looks", "3", "--info-fractions", "1.5,2,3"), "increasing fractions"),
         (("--looks", "3", "--info-fractions", "0.3,0.2,1"), "increasing fractions"),
+        # A rule's parameter is named by its own option (the library's message named neither).
+        (("--looks", "3", "--futility", "hwang-shih-decani"),
+         "--futility hwang-shih-decani needs --futility-parameter (its gamma)"),
+        (("--looks", "3", "--futility", "kim-demets"),
+         "--futility kim-demets needs --futility-parameter (its rho)"),
+        (("--looks", "3", "--spending", "asHSD"), "--spending asHSD needs --parameter (its gamma)"),
+        (("--looks", "3", "--spending", "wang-tsiatis"),
+         "--spending wang-tsiatis needs --parameter (its delta)"),
+        (("--looks", "3", "--spending", "ld-pocock", "--parameter", "2"),
+         "--parameter 2: --spending ld-pocock takes no parameter"),
+        (("--looks", "3", "--futility", "pocock", "--futility-parameter", "2"),
+         "--futility-parameter 2: --futility pocock takes no parameter"),
     ],
 )
 def test_bad_boundaries_input_exits_2(args, expected):

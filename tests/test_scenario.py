@@ -211,6 +211,24 @@ def test_ae_model_problems_found_before_running(write, old, new, expected):
     assert expected in _error(write(text.replace(old, new, 1)))
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["randomized.pfs.efficacy=hwang-shih-decani"],
+         'randomized.pfs.efficacy_parameter: missing: efficacy = "hwang-shih-decani" needs its '
+         "gamma"),
+        (["randomized.pfs.efficacy_parameter=2"],
+         "--set randomized.pfs.efficacy_parameter=2: randomized.pfs.efficacy_parameter = 2: "
+         'efficacy = "ld-obrien-fleming" takes no parameter'),
+        (["randomized.os.futility=beta-spending", "randomized.os.futility_spending=kim-demets"],
+         'randomized.os.futility_parameter: missing: futility_spending = "kim-demets" needs its '
+         "rho"),
+    ],
+)
+def test_a_boundary_parameter_is_named_by_its_key(overrides, expected):
+    assert expected in _error("emilia", overrides)
+
+
 def test_arm_names_must_make_distinct_metric_names():
     message = _error("egf104900", ['randomized.arms=["Lapatinib", "lapatinib"]'])
     assert 'randomized.arms = "lapatinib" makes the same metric names as "Lapatinib"' in message
