@@ -4,6 +4,7 @@ Every problem becomes one ScenarioError whose message names the file (or the --s
 key path, the value and what is allowed. Code past this boundary trusts the Scenario it gets.
 """
 
+import datetime
 import difflib
 import hashlib
 import json
@@ -437,8 +438,12 @@ def _describe(error: dict, data: dict, label: str, from_overrides: dict[str, str
     allowed_text = _allowed(field) if field is not None else "a valid value"
     if error["type"] == "missing":
         return f"{origin}: missing required key {path} ({allowed_text})"
-    value = _value_at(data, error["loc"])
-    return f"{origin}: {path} = {_toml_repr(value)} is not allowed: expected {allowed_text}"
+    value = _toml_repr(_value_at(data, error["loc"]))
+    hint = ""
+    if allowed_text == "a string" and not value.startswith(('"', "[", "{")):
+        # A date, number or true/false where text was meant: TOML reads 2020-01-01 as a date.
+        hint = f" (for text, quote it: {json.dumps(value)})"
+    return f"{origin}: {path} = {value} is not allowed: expected {allowed_text}{hint}"
 
 
 def _field_at(loc: list[str]):
@@ -522,12 +527,18 @@ def _value_at(data: Any, loc: tuple) -> Any:
 
 
 def _toml_repr(value: Any) -> str:
+    """A value as TOML writes it, so a message shows what the file or --set said (a date
+    2020-01-01, not Python's datetime.date(2020, 1, 1); strings in double quotes)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, datetime.date | datetime.time):  # a datetime is a date too
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_repr(item) for item in value) + "]"
     if isinstance(value, dict):
-        return "{table}"
+        return "{" + ", ".join(f"{key} = {_toml_repr(item)}" for key, item in value.items()) + "}"
     return repr(value)
 
 
@@ -850,7 +861,9 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
             "not modelled for [randomized] trials: every randomized patient is analysed (ITT)"
         )
     if len(set(design.arms)) != len(design.arms):
-        return "randomized.arms", f"= {design.arms}: expected distinct names, control first"
+        return "randomized.arms", (
+            f"= {_toml_repr(design.arms)}: expected distinct names, control first"
+        )
     problem = _slug_clash("randomized.arms", None, design.arms)
     if problem is not None:
         return problem

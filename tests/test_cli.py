@@ -120,6 +120,9 @@ def test_validate_prints_the_resolved_scenario():
          "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number > 0"),
         (("validate", "emilia", "--set", 'randomized.arms=["a"]'),
          "expected a list of at least 2, each a string"),
+        (("validate", REFERENCE, "--set", "trial.name=2020-01-01"),
+         'trial.name = 2020-01-01 is not allowed: expected a string (for text, quote it: '
+         '"2020-01-01")'),
     ],
 )
 def test_bad_input_exits_2_with_one_message_and_no_traceback(tmp_path, args, expected):

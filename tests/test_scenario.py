@@ -123,10 +123,17 @@ def test_missing_file_and_unknown_bundled_name():
         ("phase2.n", "--set phase2.n: expected KEY=VALUE"),
         ("phase2.n=[1", "is not a TOML value"),
         ("phase2.alpha.x=1", "phase2.alpha is a value, not a table of keys"),
+        # Values are shown as TOML writes them, not as Python's repr (datetime.date(2020, 1, 1)).
+        ("trial.name=2020-01-01", "--set trial.name=2020-01-01: trial.name = 2020-01-01 is not "
+         'allowed: expected a string (for text, quote it: "2020-01-01")'),
+        ('phase1.true_dlt_probs=[0.1, 07:30:00, "x"]',
+         "phase1.true_dlt_probs[1] = 07:30:00 is not allowed"),
+        ('randomized.arms=["a", "a"]', 'randomized.arms = ["a", "a"]: expected distinct names'),
     ],
 )
 def test_bad_set_values(override, expected):
-    assert expected in _error("ruxolitinib_trastuzumab", [override])
+    source = "emilia" if override.startswith("randomized.") else "ruxolitinib_trastuzumab"
+    assert expected in _error(source, [override])
 
 
 def test_set_reads_toml_values_and_bare_words():
