@@ -40,7 +40,7 @@ import sim
 from sim import runner
 from sim.errors import ScenarioError
 from sim.estimates import Estimate
-from sim.scenario import Scenario, load_scenario, parse_override
+from sim.scenario import KEY_SYNTAX, Scenario, key_path, load_scenario, parse_override
 
 VARY_EXAMPLE = "e.g. --vary accrual.rate_per_month=0.4,0.6,1.0"
 # Metrics the stdout table shows; the CSV and JSON outputs carry every metric.
@@ -88,9 +88,9 @@ def parse_vary(option: str) -> VariedKey:
     """`KEY=V1,V2,...` -> VariedKey; a ScenarioError naming the option, key and value if bad."""
     key, separator, raw = option.partition("=")
     key = key.strip()
-    if not separator or not key or any(not part for part in key.split(".")):
+    if not separator or not key or key_path(key) is None:
         raise ScenarioError(
-            f"--vary {option}: expected KEY=V1,V2,... with a dotted key, {VARY_EXAMPLE}"
+            f"--vary {option}: expected KEY=V1,V2,... with {KEY_SYNTAX}, {VARY_EXAMPLE}"
         )
     if not raw.strip():
         raise ScenarioError(f"--vary {option}: no values given for {key}, {VARY_EXAMPLE}")

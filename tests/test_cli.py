@@ -120,6 +120,12 @@ def test_validate_prints_the_resolved_scenario():
          "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number > 0"),
         (("validate", "emilia", "--set", 'randomized.arms=["a"]'),
          "expected a list of at least 2, each a string"),
+        (("validate", "ruxolitinib_trastuzumab_toxicity", "--set",
+          "toxicity.ae[0].haematologic=3"),
+         "--set toxicity.ae[0].haematologic=3: toxicity.ae[0].haematologic = 3 is not allowed"),
+        (("validate", "emilia", "--set", "randomized.pfs.efficacy=hwang-shih-decani"),
+         "emilia (bundled) with --set randomized.pfs.efficacy=hwang-shih-decani: "
+         "randomized.pfs.efficacy_parameter: missing"),
         (("validate", REFERENCE, "--set", "trial.name=2020-01-01"),
          'trial.name = 2020-01-01 is not allowed: expected a string (for text, quote it: '
          '"2020-01-01")'),

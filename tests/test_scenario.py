@@ -147,6 +147,46 @@ def test_set_reads_toml_values_and_bare_words():
     assert scenario.accrual.rate_per_month == 0.6 and scenario.phase2.true_median_weeks == 8
 
 
+def test_set_replaces_a_list_item_named_by_its_index():
+    scenario = load_scenario(
+        "ruxolitinib_trastuzumab_toxicity",
+        ['toxicity.ae[0].name="anemia"', "phase1.true_dlt_probs[1]=0.3"],
+    )
+    assert [ae.name for ae in scenario.toxicity.ae[:2]] == ["anemia", "neutrophil count decreased"]
+    assert scenario.phase1.true_dlt_probs[:3] == [0.05, 0.3, 0.20]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        # This one blamed the scenario file: "unknown key toxicity.ae[0]".
+        ("toxicity.ae[0].haematologic=3",
+         "--set toxicity.ae[0].haematologic=3: toxicity.ae[0].haematologic = 3 is not allowed: "
+         "expected true or false"),
+        ("toxicity.ae[0].grade_probs_per_cycle=[0.5, 0.5, 0.5, 0.5]",
+         "--set toxicity.ae[0].grade_probs_per_cycle=[0.5, 0.5, 0.5, 0.5]: "
+         "toxicity.ae[0].grade_probs_per_cycle: expected probabilities adding up to <= 1"),
+        # The problem shows at another key (a rule names the renamed AE): file and override.
+        ("toxicity.ae[1].name=x",
+         "ruxolitinib_trastuzumab_toxicity (bundled) with --set toxicity.ae[1].name=x: "
+         'toxicity.rule[1].ae = "neutrophil count decreased": expected an AE name'),
+        ("toxicity.ae[9].name=x",
+         "--set toxicity.ae[9].name=x: toxicity.ae has items toxicity.ae[0] to toxicity.ae[8]; "
+         "--set replaces an item, it does not add one"),
+        ("toxicity.ae.0.name=x",
+         "--set toxicity.ae.0.name=x: toxicity.ae is a list: name an item by its index from 0, "
+         "as toxicity.ae[0].name"),
+        ("toxicity.rdi_drug[0]=x",
+         "--set toxicity.rdi_drug[0]=x: toxicity.rdi_drug is not a list, so it has no item [0]"),
+        ("toxicity.ae[first].name=x",
+         "--set toxicity.ae[first].name=x: expected KEY=VALUE with a dotted key, a list item by "
+         "its index from 0 (toxicity.ae[0].name)"),
+    ],
+)
+def test_set_of_a_list_item_names_the_override(override, expected):
+    assert _error("ruxolitinib_trastuzumab_toxicity", [override]).startswith(expected)
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
