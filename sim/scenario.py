@@ -439,6 +439,7 @@ def validate_scenario(
     data: dict, label: str, from_overrides: dict[str, str] | None = None
 ) -> Scenario:
     from_overrides = from_overrides or {}
+    data = _without_disabled_phase1(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -453,6 +454,16 @@ def validate_scenario(
         origin = _origin(path, label, from_overrides, tied=True)
         raise ScenarioError(f"{origin}: {path}{separator}{message}")
     return scenario
+
+
+def _without_disabled_phase1(data: dict) -> dict:
+    """`data` without a [phase1] whose enabled = false: a disabled phase I is ignored, so none of
+    its keys is required (--set phase1.enabled=false also turns off a phase I the file does not
+    have), and the scenario, its hash included, is that of the trial without it."""
+    phase1 = data.get("phase1")
+    if isinstance(phase1, dict) and phase1.get("enabled") is False:
+        return {section: values for section, values in data.items() if section != "phase1"}
+    return data
 
 
 # ----------------------------------------------------------------------------- messages

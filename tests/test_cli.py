@@ -87,6 +87,12 @@ def test_validate_prints_the_resolved_scenario():
     assert "phase2.n = 30" in result.stdout and "progression assessed by scans" in result.stdout
 
 
+def test_validate_accepts_disabling_a_phase1_the_scenario_does_not_have():
+    result = trialsim("validate", "emilia", "--set", "phase1.enabled=false")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == trialsim("validate", "emilia").stdout
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -147,6 +147,20 @@ def test_set_reads_toml_values_and_bare_words():
     assert scenario.accrual.rate_per_month == 0.6 and scenario.phase2.true_median_weeks == 8
 
 
+def test_a_disabled_phase1_is_ignored_even_where_there_is_none():
+    # emilia has no [phase1]: disabling it used to demand phase1.design.
+    assert load_scenario("emilia", ["phase1.enabled=false"]).sha256() == \
+        load_scenario("emilia").sha256()
+    # Its other keys are neither required nor read: the trial is the one without a phase I.
+    without = load_scenario("ruxolitinib_trastuzumab", ["phase1.enabled=false"])
+    assert without.phase1 is None and not without.has_phase1
+    partial = load_scenario(
+        "ruxolitinib_trastuzumab", ["phase1={enabled=false, design=\"boin\"}"]
+    )
+    assert partial.sha256() == without.sha256()
+    assert "phase1.enabled = \"no\" is not allowed" in _error("emilia", ["phase1.enabled=no"])
+
+
 def test_set_replaces_a_list_item_named_by_its_index():
     scenario = load_scenario(
         "ruxolitinib_trastuzumab_toxicity",
