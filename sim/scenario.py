@@ -341,6 +341,16 @@ def resolve_source(source: str) -> tuple[str, str]:
 
 def load_scenario(source: str, overrides: typing.Sequence[str] = ()) -> Scenario:
     """Read a scenario file or bundled name, apply `KEY=VALUE` overrides, validate."""
+    label, data, from_overrides = read_scenario_data(source, overrides)
+    return validate_scenario(data, label, from_overrides)
+
+
+def read_scenario_data(
+    source: str, overrides: typing.Sequence[str] = ()
+) -> tuple[str, dict, dict[str, str]]:
+    """What load_scenario validates: (label for messages, the TOML data with the overrides
+    applied, each override by the key it sets). Problems reading the file or an override are
+    raised here; the data itself is not checked."""
     label, text = resolve_source(source)
     try:
         data = tomllib.loads(text)
@@ -353,7 +363,7 @@ def load_scenario(source: str, overrides: typing.Sequence[str] = ()) -> Scenario
         _set_at(data, path, value, override)
         # Keyed as _origin compares paths: a list item's index as one more dotted part.
         from_overrides[".".join(map(str, path))] = override
-    return validate_scenario(data, label, from_overrides)
+    return label, data, from_overrides
 
 
 # A dotted key's part: a name, then optionally list indices from 0, as in toxicity.ae[0].name.

@@ -281,6 +281,18 @@ def test_sweep_writes_the_grid_and_a_rerun_reads_every_point_from_the_store(tmp_
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
+def test_sweep_validates_each_point_with_the_set_and_its_values(tmp_path):
+    # Refused before: --set phase2.pfs_model=weibull was validated without the varied shape.
+    result = trialsim("sweep", REFERENCE, "--vary", "phase2.weibull_shape=1,2", "--set",
+                      "phase2.pfs_model=weibull", "--reps", "20", "--out", "grid.json",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "grid.json").read_text())
+    assert [p["values"] for p in document["points"]] == [
+        {"phase2.weibull_shape": 1}, {"phase2.weibull_shape": 2}]
+    assert document["scenario"] == REFERENCE and len(document["scenario_sha256"]) == 64
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
