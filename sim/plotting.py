@@ -152,7 +152,7 @@ def draw_sweep(result: SweepResult, metrics: Sequence[str] = DEFAULT_METRICS):
         handles, labels = axes[0].get_legend_handles_labels()
         figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3))
     figure.suptitle(
-        f"{plan.base.name}\n{result.reps:,} simulated trials per point, the same seed "
+        f"{plan.name}\n{result.reps:,} simulated trials per point, the same seed "
         f"({result.seed}) at every point; bars ±{Z_95} MC SE",
         fontsize=11,
     )

@@ -1,7 +1,8 @@
 """Registration dates of an open trial, read from CSV, for re-planning (input boundary).
 
-The file has a header row with a `date` column (ISO dates, YYYY-MM-DD) and optionally a `site`
-column. Every problem is a ScenarioError naming the file, row, column and value.
+The file (UTF-8, with or without a byte order mark) has a header row with a `date` column (ISO
+dates, YYYY-MM-DD) and optionally a `site` column. Every problem is a ScenarioError naming the
+file, row, column and value.
 """
 
 import csv
@@ -29,7 +30,9 @@ def parse_date(text: str, where: str) -> datetime.date:
 
 def load_registrations(path: str) -> Registrations:
     try:
-        with open(path, newline="", encoding="utf-8") as stream:
+        # utf-8-sig: spreadsheet programs (Excel's "CSV UTF-8") start the file with a byte order
+        # mark, which would otherwise stick to the first column's name ("\ufeffdate").
+        with open(path, newline="", encoding="utf-8-sig") as stream:
             reader = csv.DictReader(stream)
             rows = list(reader)
             header = reader.fieldnames or []

@@ -4,9 +4,11 @@ Every problem becomes one ScenarioError whose message names the file (or the --s
 key path, the value and what is allowed. Code past this boundary trusts the Scenario it gets.
 """
 
+import datetime
 import difflib
 import hashlib
 import json
+import re
 import tomllib
 import types
 import typing
@@ -339,6 +341,16 @@ def resolve_source(source: str) -> tuple[str, str]:
 
 def load_scenario(source: str, overrides: typing.Sequence[str] = ()) -> Scenario:
     """Read a scenario file or bundled name, apply `KEY=VALUE` overrides, validate."""
+    label, data, from_overrides = read_scenario_data(source, overrides)
+    return validate_scenario(data, label, from_overrides)
+
+
+def read_scenario_data(
+    source: str, overrides: typing.Sequence[str] = ()
+) -> tuple[str, dict, dict[str, str]]:
+    """What load_scenario validates: (label for messages, the TOML data with the overrides
+    applied, each override by the key it sets). Problems reading the file or an override are
+    raised here; the data itself is not checked."""
     label, text = resolve_source(source)
     try:
         data = tomllib.loads(text)
@@ -347,18 +359,45 @@ def load_scenario(source: str, overrides: typing.Sequence[str] = ()) -> Scenario
     from_overrides = {}
     for override in overrides:
         key, value = parse_override(override)
-        _set_dotted(data, key, value, override)
-        from_overrides[key] = override
-    return validate_scenario(data, label, from_overrides)
+        path = key_path(key)
+        _set_at(data, path, value, override)
+        # Keyed as _origin compares paths: a list item's index as one more dotted part.
+        from_overrides[".".join(map(str, path))] = override
+    return label, data, from_overrides
+
+
+# A dotted key's part: a name, then optionally list indices from 0, as in toxicity.ae[0].name.
+_KEY_PART = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
+KEY_SYNTAX = "a dotted key, a list item by its index from 0 (toxicity.ae[0].name)"
+
+
+def key_path(key: str) -> list[str | int] | None:
+    """`toxicity.ae[0].name` -> ["toxicity", "ae", 0, "name"]; None if the key is malformed."""
+    path: list[str | int] = []
+    for part in key.split("."):
+        match = _KEY_PART.fullmatch(part.strip())
+        if match is None:
+            return None
+        path.append(match[1])
+        path += [int(index) for index in re.findall(r"\d+", match[2])]
+    return path
+
+
+def _path_text(path: typing.Sequence[str | int]) -> str:
+    """["toxicity", "ae", 0, "name"] -> "toxicity.ae[0].name", as messages name keys."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
 
 
 def parse_override(override: str) -> tuple[str, Any]:
     """`a.b=VALUE` -> ("a.b", value): VALUE is read as a TOML value, else as a bare string."""
     key, separator, raw = override.partition("=")
     key = key.strip()
-    if not separator or not key or any(not part for part in key.split(".")):
+    if not separator or not key or key_path(key) is None:
         raise ScenarioError(
-            f"--set {override}: expected KEY=VALUE with a dotted key, "
+            f"--set {override}: expected KEY=VALUE with {KEY_SYNTAX}, "
             f"e.g. --set accrual.rate_per_month=0.6"
         )
     raw = raw.strip()
@@ -373,22 +412,44 @@ def parse_override(override: str) -> tuple[str, Any]:
         ) from None
 
 
-def _set_dotted(data: dict, key: str, value: Any, override: str) -> None:
-    *parents, last = key.split(".")
-    node = data
-    for index, part in enumerate(parents):
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            where = ".".join(parents[: index + 1])
+def _set_at(data: dict, path: list[str | int], value: Any, override: str) -> None:
+    """Set the value at `path` in `data`, adding the tables it names. A list item must exist
+    already: --set replaces an item, it does not grow a list (give the whole list for that)."""
+    node: Any = data
+    for position, part in enumerate(path):
+        where = _path_text(path[:position])  # the table or list `part` is looked up in
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise ScenarioError(f"--set {override}: {where} is not a list, so it has no "
+                                    f"item [{part}]")
+            if part >= len(node):
+                items = (f"items {where}[0] to {where}[{len(node) - 1}]" if node
+                         else "no items")
+                raise ScenarioError(f"--set {override}: {where} has {items}; --set replaces an "
+                                    f"item, it does not add one (give the whole list instead)")
+        elif isinstance(node, list):
+            as_index = (_path_text([*path[:position], int(part), *path[position + 1:]])
+                        if part.isdigit() else f"{where}[0]")
+            raise ScenarioError(f"--set {override}: {where} is a list: name an item by its index "
+                                f"from 0, as {as_index}")
+        elif not isinstance(node, dict):
             raise ScenarioError(f"--set {override}: {where} is a value, not a table of keys")
-        node = child
-    node[last] = value
+        if position == len(path) - 1:
+            node[part] = value
+        elif isinstance(part, int):
+            node = node[part]
+        elif isinstance(path[position + 1], int) and part not in node:
+            raise ScenarioError(f"--set {override}: {_path_text(path[: position + 1])} is not in "
+                                f"the scenario, so it has no item [{path[position + 1]}]")
+        else:
+            node = node.setdefault(part, {})
 
 
 def validate_scenario(
     data: dict, label: str, from_overrides: dict[str, str] | None = None
 ) -> Scenario:
     from_overrides = from_overrides or {}
+    data = _without_disabled_phase1(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -400,18 +461,38 @@ def validate_scenario(
     if problem is not None:
         path, message = problem
         separator = " " if message.startswith("= ") else ": "
-        raise ScenarioError(f"{_origin(path, label, from_overrides)}: {path}{separator}{message}")
+        origin = _origin(path, label, from_overrides, tied=True)
+        raise ScenarioError(f"{origin}: {path}{separator}{message}")
     return scenario
+
+
+def _without_disabled_phase1(data: dict) -> dict:
+    """`data` without a [phase1] whose enabled = false: a disabled phase I is ignored, so none of
+    its keys is required (--set phase1.enabled=false also turns off a phase I the file does not
+    have), and the scenario, its hash included, is that of the trial without it."""
+    phase1 = data.get("phase1")
+    if isinstance(phase1, dict) and phase1.get("enabled") is False:
+        return {section: values for section, values in data.items() if section != "phase1"}
+    return data
 
 
 # ----------------------------------------------------------------------------- messages
 
 
-def _origin(path: str, label: str, from_overrides: dict[str, str]) -> str:
+def _origin(path: str, label: str, from_overrides: dict[str, str], tied: bool = False) -> str:
+    """Where the value at `path` came from: the --set that gave it, else the file.
+
+    tied: the problem ties keys together (a key missing, or a rule across keys), so an override
+    of another key may be its cause: the file is then named with every override, e.g. "emilia
+    (bundled) with --set randomized.pfs.efficacy=hwang-shih-decani" for the efficacy_parameter
+    that choice needs, rather than blaming the file alone.
+    """
     path = path.replace("[", ".").replace("]", "")  # a list item belongs to the list's key
     for key, override in from_overrides.items():
         if path == key or path.startswith(key + ".") or key.startswith(path + "."):
             return f"--set {override}"
+    if tied and from_overrides:
+        return f"{label} with " + ", ".join(f"--set {o}" for o in from_overrides.values())
     return label
 
 
@@ -436,9 +517,14 @@ def _describe(error: dict, data: dict, label: str, from_overrides: dict[str, str
         return f"{origin}: unknown key {path}{hint}; allowed in {where}: {', '.join(allowed)}"
     allowed_text = _allowed(field) if field is not None else "a valid value"
     if error["type"] == "missing":
+        origin = _origin(path, label, from_overrides, tied=True)
         return f"{origin}: missing required key {path} ({allowed_text})"
-    value = _value_at(data, error["loc"])
-    return f"{origin}: {path} = {_toml_repr(value)} is not allowed: expected {allowed_text}"
+    value = _toml_repr(_value_at(data, error["loc"]))
+    hint = ""
+    if allowed_text == "a string" and not value.startswith(('"', "[", "{")):
+        # A date, number or true/false where text was meant: TOML reads 2020-01-01 as a date.
+        hint = f" (for text, quote it: {json.dumps(value)})"
+    return f"{origin}: {path} = {value} is not allowed: expected {allowed_text}{hint}"
 
 
 def _field_at(loc: list[str]):
@@ -522,12 +608,18 @@ def _value_at(data: Any, loc: tuple) -> Any:
 
 
 def _toml_repr(value: Any) -> str:
+    """A value as TOML writes it, so a message shows what the file or --set said (a date
+    2020-01-01, not Python's datetime.date(2020, 1, 1); strings in double quotes)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, datetime.date | datetime.time):  # a datetime is a date too
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_repr(item) for item in value) + "]"
     if isinstance(value, dict):
-        return "{table}"
+        return "{" + ", ".join(f"{key} = {_toml_repr(item)}" for key, item in value.items()) + "}"
     return repr(value)
 
 
@@ -850,7 +942,9 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
             "not modelled for [randomized] trials: every randomized patient is analysed (ITT)"
         )
     if len(set(design.arms)) != len(design.arms):
-        return "randomized.arms", f"= {design.arms}: expected distinct names, control first"
+        return "randomized.arms", (
+            f"= {_toml_repr(design.arms)}: expected distinct names, control first"
+        )
     problem = _slug_clash("randomized.arms", None, design.arms)
     if problem is not None:
         return problem
@@ -1016,6 +1110,9 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
         return f"{where}.futility", "needs at least one interim look"
     try:
         rule = gs.efficacy_rule(endpoint.efficacy, endpoint.efficacy_parameter)
+    except gs.RuleParameterError as error:
+        return _parameter_problem(where, "efficacy", endpoint.efficacy, endpoint.efficacy_parameter,
+                                  error)
     except ValueError as error:
         return f"{where}.efficacy", f'= "{endpoint.efficacy}": {error}'
     if not isinstance(rule, gs.SpendingFunction):
@@ -1033,6 +1130,20 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
     if endpoint.futility == "beta-spending":
         try:
             gs.SpendingFunction(endpoint.futility_spending, endpoint.futility_parameter)
+        except gs.RuleParameterError as error:
+            return _parameter_problem(where, "futility_spending", endpoint.futility_spending,
+                                      endpoint.futility_parameter, error)
         except ValueError as error:
             return f"{where}.futility_spending", f'= "{endpoint.futility_spending}": {error}'
     return None
+
+
+def _parameter_problem(where: str, rule_key: str, rule: str, parameter: float | None,
+                       error: "gs.RuleParameterError") -> tuple[str, str]:
+    """A rule's missing or unwanted parameter, named by the key that gives it (rule_key with
+    "_parameter" for "efficacy", "futility_parameter" for "futility_spending")."""
+    parameter_key = f"{where}.{rule_key.removesuffix('_spending')}_parameter"
+    if error.needed is None:
+        return parameter_key, f'= {parameter:g}: {rule_key} = "{rule}" takes no parameter'
+    return parameter_key, f'missing: {rule_key} = "{rule}" needs its {error.needed}'
+

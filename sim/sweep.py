@@ -40,7 +40,14 @@ import sim
 from sim import runner
 from sim.errors import ScenarioError
 from sim.estimates import Estimate
-from sim.scenario import Scenario, load_scenario, parse_override
+from sim.scenario import (
+    KEY_SYNTAX,
+    Scenario,
+    key_path,
+    load_scenario,
+    parse_override,
+    read_scenario_data,
+)
 
 VARY_EXAMPLE = "e.g. --vary accrual.rate_per_month=0.4,0.6,1.0"
 # Metrics the stdout table shows; the CSV and JSON outputs carry every metric.
@@ -71,11 +78,15 @@ class SweepPoint:
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """A validated sweep: the base scenario, the grid and every point, before anything runs."""
+    """A validated sweep: the scenario it starts from, the grid and every point's scenario.
+
+    Only the points are validated: the scenario with the --set overrides alone may be invalid
+    when a --set needs a varied key (--set phase2.pfs_model=weibull, --vary
+    phase2.weibull_shape=1,2), so there is no validated "base" scenario.
+    """
 
     source: str
     overrides: tuple[str, ...]
-    base: Scenario
     grid: tuple[VariedKey, ...]
     points: tuple[SweepPoint, ...]
 
@@ -83,14 +94,26 @@ class SweepPlan:
     def keys(self) -> tuple[str, ...]:
         return tuple(varied.key for varied in self.grid)
 
+    @property
+    def name(self) -> str:
+        """The trial's name: the first point's (every point's, unless trial.name is varied)."""
+        return self.points[0].scenario.name
+
+    def sha256(self) -> str:
+        """Hash of what the sweep simulates: its points' scenario hashes, in grid order. Two
+        sweeps share it when they run the same scenarios in the same order, however they were
+        written (file, --set or --vary)."""
+        hashes = "\n".join(point.scenario.sha256() for point in self.points)
+        return hashlib.sha256(hashes.encode()).hexdigest()
+
 
 def parse_vary(option: str) -> VariedKey:
     """`KEY=V1,V2,...` -> VariedKey; a ScenarioError naming the option, key and value if bad."""
     key, separator, raw = option.partition("=")
     key = key.strip()
-    if not separator or not key or any(not part for part in key.split(".")):
+    if not separator or not key or key_path(key) is None:
         raise ScenarioError(
-            f"--vary {option}: expected KEY=V1,V2,... with a dotted key, {VARY_EXAMPLE}"
+            f"--vary {option}: expected KEY=V1,V2,... with {KEY_SYNTAX}, {VARY_EXAMPLE}"
         )
     if not raw.strip():
         raise ScenarioError(f"--vary {option}: no values given for {key}, {VARY_EXAMPLE}")
@@ -154,7 +177,8 @@ def split_values(raw: str) -> list[str]:
 
 
 def plan_sweep(source: str, varies: Sequence[str], overrides: Sequence[str] = ()) -> SweepPlan:
-    """Parse `--vary` options and validate every point, so bad input fails before anything runs."""
+    """Parse `--vary` options and validate every point (the scenario, the --set overrides and
+    the point's --vary values together), so bad input fails before anything runs."""
     if not varies:
         raise ScenarioError(f"sweep: give at least one --vary KEY=V1,V2,..., {VARY_EXAMPLE}")
     grid = tuple(parse_vary(option) for option in varies)
@@ -169,7 +193,7 @@ def plan_sweep(source: str, varies: Sequence[str], overrides: Sequence[str] = ()
             raise ScenarioError(
                 f"--set {override}: {key} is also varied by --vary; give it in one option only"
             )
-    base = load_scenario(source, overrides)
+    read_scenario_data(source, overrides)  # the file and the --set syntax, once, not per point
     points = []
     by_sha256 = {}
     for index, combination in enumerate(itertools.product(*(range(len(v.values)) for v in grid))):
@@ -189,7 +213,7 @@ def plan_sweep(source: str, varies: Sequence[str], overrides: Sequence[str] = ()
             )
         by_sha256[sha256] = ", ".join(point_overrides)
         points.append(SweepPoint(index, values, scenario))
-    return SweepPlan(source, tuple(overrides), base, grid, tuple(points))
+    return SweepPlan(source, tuple(overrides), grid, tuple(points))
 
 
 def _load_point(source: str, overrides: Sequence[str], point_overrides: list[str]) -> Scenario:
@@ -200,7 +224,8 @@ def _load_point(source: str, overrides: Sequence[str], point_overrides: list[str
         message = str(error)
         for override in point_overrides:
             message = message.replace(f"--set {override}", f"--vary {override}")
-        if len(point_overrides) > 1:
+        # Name the point, unless the message names all of it already (one key's --vary K=V).
+        if not all(f"--vary {override}" in message for override in point_overrides):
             message = f"at the sweep point {', '.join(point_overrides)}: {message}"
         raise ScenarioError(message) from None
 
@@ -479,8 +504,8 @@ def _from_real(value: float | None) -> float:
 
 
 def default_store_path(plan: SweepPlan) -> Path:
-    """`<base scenario name>-sweep.sqlite` in the current folder (names made file-safe)."""
-    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", plan.base.name).strip("._") or "scenario"
+    """`<trial name>-sweep.sqlite` in the current folder (names made file-safe)."""
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", plan.name).strip("._") or "scenario"
     return Path(f"{safe_name}-sweep.sqlite")
 
 
@@ -599,8 +624,8 @@ def render_json(result: SweepResult) -> str:
     """The provenance fields of `run --format json`, the grid, then one object per point."""
     plan = result.plan
     document = {
-        "scenario": plan.base.name,
-        "scenario_sha256": plan.base.sha256(),
+        "scenario": plan.name,
+        "scenario_sha256": plan.sha256(),
         "version": sim.__version__,
         "seed": result.seed,
         "reps": result.reps,
@@ -640,7 +665,7 @@ def render_table(result: SweepResult, metrics: Sequence[str] = TABLE_METRICS) ->
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     plan = result.plan
     lines = [
-        f"{plan.base.name}: {len(result.points)} points x {result.reps} replicates, "
+        f"{plan.name}: {len(result.points)} points x {result.reps} replicates, "
         f"seed {result.seed} at every point; metrics as estimate (MC SE)",
         "",
         "  ".join(cell.rjust(width) for cell, width in zip(header, widths, strict=True)),

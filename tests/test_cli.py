@@ -87,6 +87,12 @@ def test_validate_prints_the_resolved_scenario():
     assert "phase2.n = 30" in result.stdout and "progression assessed by scans" in result.stdout
 
 
+def test_validate_accepts_disabling_a_phase1_the_scenario_does_not_have():
+    result = trialsim("validate", "emilia", "--set", "phase1.enabled=false")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == trialsim("validate", "emilia").stdout
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -120,6 +126,15 @@ def test_validate_prints_the_resolved_scenario():
          "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number > 0"),
         (("validate", "emilia", "--set", 'randomized.arms=["a"]'),
          "expected a list of at least 2, each a string"),
+        (("validate", "ruxolitinib_trastuzumab_toxicity", "--set",
+          "toxicity.ae[0].haematologic=3"),
+         "--set toxicity.ae[0].haematologic=3: toxicity.ae[0].haematologic = 3 is not allowed"),
+        (("validate", "emilia", "--set", "randomized.pfs.efficacy=hwang-shih-decani"),
+         "emilia (bundled) with --set randomized.pfs.efficacy=hwang-shih-decani: "
+         "randomized.pfs.efficacy_parameter: missing"),
+        (("validate", REFERENCE, "--set", "trial.name=2020-01-01"),
+         'trial.name = 2020-01-01 is not allowed: expected a string (for text, quote it: '
+         '"2020-01-01")'),
     ],
 )
 def test_bad_input_exits_2_with_one_message_and_no_traceback(tmp_path, args, expected):
@@ -184,12 +199,36 @@ def test_boundaries_print_what_rpact_prints():
         (("--looks", "3", "--binding"), "--binding: goes with --futility"),
         (("--looks", "3", "--info-fractions", "1.5,2,3"), "increasing fractions"),
         (("--looks", "3", "--info-fractions", "0.3,0.2,1"), "increasing fractions"),
+        # A rule's parameter is named by its own option (the library's message named neither).
+        (("--looks", "3", "--futility", "hwang-shih-decani"),
+         "--futility hwang-shih-decani needs --futility-parameter (its gamma)"),
+        (("--looks", "3", "--futility", "kim-demets"),
+         "--futility kim-demets needs --futility-parameter (its rho)"),
+        (("--looks", "3", "--spending", "asHSD"), "--spending asHSD needs --parameter (its gamma)"),
+        (("--looks", "3", "--spending", "wang-tsiatis"),
+         "--spending wang-tsiatis needs --parameter (its delta)"),
+        (("--looks", "3", "--spending", "ld-pocock", "--parameter", "2"),
+         "--parameter 2: --spending ld-pocock takes no parameter"),
+        (("--looks", "3", "--futility", "pocock", "--futility-parameter", "2"),
+         "--futility-parameter 2: --futility pocock takes no parameter"),
     ],
 )
 def test_bad_boundaries_input_exits_2(args, expected):
     result = trialsim("boundaries", *args)
     assert result.returncode == 2 and expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_looks_are_bounded_where_the_integration_is_accurate():
+    # 100,000 looks used to print numpy's overflow RuntimeWarnings, then a root finder's message.
+    result = trialsim("boundaries", "--looks", "100000")
+    assert result.returncode == 2
+    assert "Invalid value for '--looks': 100000 is not in the range 1<=x<=20." in result.stderr
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
+    result = trialsim("boundaries", "--looks", "20", "--format", "json")
+    assert result.returncode == 0 and result.stderr == ""
+    looks = json.loads(result.stdout)["looks"]
+    assert len(looks) == 20 and looks[-1]["alpha_spent"] == pytest.approx(0.025, abs=1e-9)
 
 
 def test_compare_reports_each_design_and_paired_differences():
@@ -240,6 +279,18 @@ def test_sweep_writes_the_grid_and_a_rerun_reads_every_point_from_the_store(tmp_
     again = trialsim(*args, "--out", str(tmp_path / "b.csv"))
     assert again.returncode == 0
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_sweep_validates_each_point_with_the_set_and_its_values(tmp_path):
+    # Refused before: --set phase2.pfs_model=weibull was validated without the varied shape.
+    result = trialsim("sweep", REFERENCE, "--vary", "phase2.weibull_shape=1,2", "--set",
+                      "phase2.pfs_model=weibull", "--reps", "20", "--out", "grid.json",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "grid.json").read_text())
+    assert [p["values"] for p in document["points"]] == [
+        {"phase2.weibull_shape": 1}, {"phase2.weibull_shape": 2}]
+    assert document["scenario"] == REFERENCE and len(document["scenario_sha256"]) == 64
 
 
 @pytest.mark.parametrize(

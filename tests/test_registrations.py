@@ -117,6 +117,18 @@ def test_observed_run_replays_registrations_then_follows_the_predictive(registra
     assert abs(mean - expected) <= 3 * se, (mean, expected, se)
 
 
+def test_a_byte_order_mark_is_read_as_excel_writes_it(registrations):
+    # Excel's "CSV UTF-8" starts the file with U+FEFF; read as plain UTF-8 it glued itself to the
+    # header ("\ufeffdate") and the file was refused for lacking a 'date' column.
+    with_bom = Path(registrations).with_name("with_bom.csv")
+    with_bom.write_bytes(b"\xef\xbb\xbf" + Path(registrations).read_bytes())
+    for path in (registrations, str(with_bom)):
+        result = trialsim("run", "ruxolitinib_trastuzumab", "--observed", path, "--opened",
+                          str(OPENED), "--reps", "20", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["observed"]["registered"] == 10
+
+
 def test_observed_options_go_together(registrations):
     result = trialsim("run", "ruxolitinib_trastuzumab", "--observed", registrations,
                       "--reps", "10")

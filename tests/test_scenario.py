@@ -123,10 +123,17 @@ def test_missing_file_and_unknown_bundled_name():
         ("phase2.n", "--set phase2.n: expected KEY=VALUE"),
         ("phase2.n=[1", "is not a TOML value"),
         ("phase2.alpha.x=1", "phase2.alpha is a value, not a table of keys"),
+        # Values are shown as TOML writes them, not as Python's repr (datetime.date(2020, 1, 1)).
+        ("trial.name=2020-01-01", "--set trial.name=2020-01-01: trial.name = 2020-01-01 is not "
+         'allowed: expected a string (for text, quote it: "2020-01-01")'),
+        ('phase1.true_dlt_probs=[0.1, 07:30:00, "x"]',
+         "phase1.true_dlt_probs[1] = 07:30:00 is not allowed"),
+        ('randomized.arms=["a", "a"]', 'randomized.arms = ["a", "a"]: expected distinct names'),
     ],
 )
 def test_bad_set_values(override, expected):
-    assert expected in _error("ruxolitinib_trastuzumab", [override])
+    source = "emilia" if override.startswith("randomized.") else "ruxolitinib_trastuzumab"
+    assert expected in _error(source, [override])
 
 
 def test_set_reads_toml_values_and_bare_words():
@@ -138,6 +145,60 @@ def test_set_reads_toml_values_and_bare_words():
         ["accrual.rate_per_month=0.6", "phase2.true_median_weeks=8"],
     )
     assert scenario.accrual.rate_per_month == 0.6 and scenario.phase2.true_median_weeks == 8
+
+
+def test_a_disabled_phase1_is_ignored_even_where_there_is_none():
+    # emilia has no [phase1]: disabling it used to demand phase1.design.
+    assert load_scenario("emilia", ["phase1.enabled=false"]).sha256() == \
+        load_scenario("emilia").sha256()
+    # Its other keys are neither required nor read: the trial is the one without a phase I.
+    without = load_scenario("ruxolitinib_trastuzumab", ["phase1.enabled=false"])
+    assert without.phase1 is None and not without.has_phase1
+    partial = load_scenario(
+        "ruxolitinib_trastuzumab", ["phase1={enabled=false, design=\"boin\"}"]
+    )
+    assert partial.sha256() == without.sha256()
+    assert "phase1.enabled = \"no\" is not allowed" in _error("emilia", ["phase1.enabled=no"])
+
+
+def test_set_replaces_a_list_item_named_by_its_index():
+    scenario = load_scenario(
+        "ruxolitinib_trastuzumab_toxicity",
+        ['toxicity.ae[0].name="anemia"', "phase1.true_dlt_probs[1]=0.3"],
+    )
+    assert [ae.name for ae in scenario.toxicity.ae[:2]] == ["anemia", "neutrophil count decreased"]
+    assert scenario.phase1.true_dlt_probs[:3] == [0.05, 0.3, 0.20]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        # This one blamed the scenario file: "unknown key toxicity.ae[0]".
+        ("toxicity.ae[0].haematologic=3",
+         "--set toxicity.ae[0].haematologic=3: toxicity.ae[0].haematologic = 3 is not allowed: "
+         "expected true or false"),
+        ("toxicity.ae[0].grade_probs_per_cycle=[0.5, 0.5, 0.5, 0.5]",
+         "--set toxicity.ae[0].grade_probs_per_cycle=[0.5, 0.5, 0.5, 0.5]: "
+         "toxicity.ae[0].grade_probs_per_cycle: expected probabilities adding up to <= 1"),
+        # The problem shows at another key (a rule names the renamed AE): file and override.
+        ("toxicity.ae[1].name=x",
+         "ruxolitinib_trastuzumab_toxicity (bundled) with --set toxicity.ae[1].name=x: "
+         'toxicity.rule[1].ae = "neutrophil count decreased": expected an AE name'),
+        ("toxicity.ae[9].name=x",
+         "--set toxicity.ae[9].name=x: toxicity.ae has items toxicity.ae[0] to toxicity.ae[8]; "
+         "--set replaces an item, it does not add one"),
+        ("toxicity.ae.0.name=x",
+         "--set toxicity.ae.0.name=x: toxicity.ae is a list: name an item by its index from 0, "
+         "as toxicity.ae[0].name"),
+        ("toxicity.rdi_drug[0]=x",
+         "--set toxicity.rdi_drug[0]=x: toxicity.rdi_drug is not a list, so it has no item [0]"),
+        ("toxicity.ae[first].name=x",
+         "--set toxicity.ae[first].name=x: expected KEY=VALUE with a dotted key, a list item by "
+         "its index from 0 (toxicity.ae[0].name)"),
+    ],
+)
+def test_set_of_a_list_item_names_the_override(override, expected):
+    assert _error("ruxolitinib_trastuzumab_toxicity", [override]).startswith(expected)
 
 
 @pytest.mark.parametrize(
@@ -209,6 +270,24 @@ def test_ae_model_problems_found_before_running(write, old, new, expected):
     text = (resources.files("sim.scenarios") / "ruxolitinib_trastuzumab_toxicity.toml").read_text()
     assert old in text
     assert expected in _error(write(text.replace(old, new, 1)))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["randomized.pfs.efficacy=hwang-shih-decani"],
+         'randomized.pfs.efficacy_parameter: missing: efficacy = "hwang-shih-decani" needs its '
+         "gamma"),
+        (["randomized.pfs.efficacy_parameter=2"],
+         "--set randomized.pfs.efficacy_parameter=2: randomized.pfs.efficacy_parameter = 2: "
+         'efficacy = "ld-obrien-fleming" takes no parameter'),
+        (["randomized.os.futility=beta-spending", "randomized.os.futility_spending=kim-demets"],
+         'randomized.os.futility_parameter: missing: futility_spending = "kim-demets" needs its '
+         "rho"),
+    ],
+)
+def test_a_boundary_parameter_is_named_by_its_key(overrides, expected):
+    assert expected in _error("emilia", overrides)
 
 
 def test_arm_names_must_make_distinct_metric_names():

@@ -7,6 +7,7 @@ with exactly (bit for bit) what an uninterrupted sweep on a fresh store gives.
 """
 
 import csv
+import hashlib
 import json
 import math
 import sqlite3
@@ -135,7 +136,40 @@ def test_grid_is_every_combination_first_vary_slowest(scenario_file):
         assert point.scenario.accrual.rate_per_month == rate
         assert point.scenario.phase2.true_median_weeks == median
         assert point.scenario.phase2.n == 20  # the --set base override applies at every point
-    assert plan.base.phase2.n == 20 and plan.base.accrual.rate_per_month == 1.0
+    assert plan.name == "sweep test" and plan.overrides == ("phase2.n=20",)
+
+
+def test_a_set_that_needs_the_varied_key_is_validated_with_it_at_every_point():
+    # Validated alone, --set phase2.pfs_model=weibull lacks its shape, and the sweep was refused.
+    plan = sweep.plan_sweep(
+        "ruxolitinib_trastuzumab", ["phase2.weibull_shape=1,2"], ["phase2.pfs_model=weibull"]
+    )
+    assert [(p.scenario.phase2.pfs_model, p.scenario.phase2.weibull_shape)
+            for p in plan.points] == [("weibull", 1), ("weibull", 2)]
+
+
+@pytest.mark.parametrize(
+    ("varies", "overrides", "expected"),
+    [
+        # The point's own --vary is named where the problem shows at another key.
+        (["phase2.pfs_model=exponential,weibull"], [],
+         "ruxolitinib_trastuzumab (bundled) with --vary phase2.pfs_model=weibull: "
+         'phase2.weibull_shape: missing: pfs_model = "weibull" needs a shape > 0'),
+        (["phase2.pfs_model=weibull", "phase2.weibull_shape=1,2"], ["phase2.weibull_shape=1"],
+         "--set phase2.weibull_shape=1: phase2.weibull_shape is also varied by --vary"),
+        # A problem of the --set alone is named once, before any point.
+        (["phase2.weibull_shape=1,2"], ["phase2.pfs_model=[weibull"],
+         "--set phase2.pfs_model=[weibull: the value '[weibull' is not a TOML value"),
+        # A point bad through the --set: named by all its values.
+        (["accrual.rate_per_month=0.6,1", "phase2.weibull_shape=1,2"], ["phase2.alpha=2"],
+         "at the sweep point accrual.rate_per_month=0.6, phase2.weibull_shape=1: "
+         "--set phase2.alpha=2: phase2.alpha = 2 is not allowed"),
+    ],
+)
+def test_an_invalid_point_is_named(varies, overrides, expected):
+    with pytest.raises(ScenarioError) as error:
+        sweep.plan_sweep("ruxolitinib_trastuzumab", varies, overrides)
+    assert str(error.value).startswith(expected)
 
 
 def test_list_values_vary_a_list_key_of_the_bundled_scenario():
@@ -460,7 +494,7 @@ def test_json_carries_the_provenance_of_run_and_the_grid(scenario_file, tmp_path
     result = _sweep(plan, tmp_path / "s.sqlite")
     document = json.loads(sweep.render_json(result))
     assert document["scenario"] == "sweep test"
-    assert document["scenario_sha256"] == plan.base.sha256()
+    assert document["scenario_sha256"] == plan.sha256()
     assert (document["seed"], document["reps"]) == (SEED, REPS)
     assert set(document["environment"]) == {"python", "numpy", "scipy", "simpy"}
     assert document["version"] == sweep.sim.__version__
@@ -470,6 +504,17 @@ def test_json_carries_the_provenance_of_run_and_the_grid(scenario_file, tmp_path
         assert entry["values"] == {"accrual.rate_per_month": point.point.values[0]}
         assert entry["scenario_sha256"] == point.point.scenario.sha256()
         assert entry["metrics"] == {n: e.as_dict() for n, e in point.metrics.items()}
+
+
+def test_the_sweep_hash_is_that_of_its_point_scenarios_in_grid_order(scenario_file):
+    plan = sweep.plan_sweep(scenario_file, [RATES], ["phase2.n=20"])
+    points = "\n".join(point.scenario.sha256() for point in plan.points)
+    assert plan.sha256() == hashlib.sha256(points.encode()).hexdigest()
+    # The same scenarios in the same order, however written, share it; another order does not.
+    assert sweep.plan_sweep(scenario_file, ["phase2.n=20", RATES]).sha256() == plan.sha256()
+    other_order = sweep.plan_sweep(scenario_file, ["accrual.rate_per_month=1.0,0.6"],
+                                   ["phase2.n=20"])
+    assert other_order.sha256() != plan.sha256()
 
 
 def test_table_shows_each_point_and_the_headline_metrics(scenario_file, tmp_path):

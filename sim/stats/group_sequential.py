@@ -59,6 +59,23 @@ SpendingFamily = Literal["obrien-fleming", "pocock", "hwang-shih-decani", "kim-d
 # ---------------------------------------------------------------------------------------------
 
 
+class RuleParameterError(ValueError):
+    """A rule given without the parameter it needs, or with one it does not take.
+
+    `needed` names the missing parameter ("gamma", "rho", "delta"); None when the rule takes no
+    parameter. It lets a caller name its own option or key for the parameter (the command line's
+    --parameter or --futility-parameter, a scenario's efficacy_parameter or futility_parameter).
+    """
+
+    def __init__(self, message: str, needed: str | None) -> None:
+        super().__init__(message)
+        self.needed = needed
+
+
+# The parameter each spending family needs.
+_SPENDING_PARAMETERS = {"hwang-shih-decani": "gamma", "kim-demets": "rho"}
+
+
 @dataclass(frozen=True)
 class SpendingFunction:
     """A Lan-DeMets error-spending function: the share of the total error spent by fraction t.
@@ -78,11 +95,13 @@ class SpendingFunction:
     def __post_init__(self) -> None:
         if self.family not in ("obrien-fleming", "pocock", "hwang-shih-decani", "kim-demets"):
             raise ValueError(f"unknown spending family {self.family!r}")
-        needs_parameter = self.family in ("hwang-shih-decani", "kim-demets")
-        if needs_parameter and self.parameter is None:
-            raise ValueError(f"spending family {self.family!r} needs a parameter")
-        if not needs_parameter and self.parameter is not None:
-            raise ValueError(f"spending family {self.family!r} takes no parameter")
+        needed = _SPENDING_PARAMETERS.get(self.family)
+        if needed is not None and self.parameter is None:
+            raise RuleParameterError(
+                f"spending family {self.family!r} needs a parameter ({needed})", needed
+            )
+        if needed is None and self.parameter is not None:
+            raise RuleParameterError(f"spending family {self.family!r} takes no parameter", None)
         if self.family == "kim-demets" and not self.parameter > 0:
             raise ValueError(f"kim-demets rho must be > 0, got {self.parameter}")
 
@@ -203,7 +222,7 @@ def efficacy_rule(name: str, parameter: float | None = None) -> EfficacyRule:
         raise ValueError(f"unknown efficacy boundary {name!r}; expected one of {EFFICACY_NAMES}")
     takes = {"hwang-shih-decani", "kim-demets", "wang-tsiatis", "haybittle-peto"}
     if parameter is not None and canonical not in takes:
-        raise ValueError(f"efficacy boundary {name!r} takes no parameter")
+        raise RuleParameterError(f"efficacy boundary {name!r} takes no parameter", None)
     if canonical == "ld-obrien-fleming":
         return SpendingFunction("obrien-fleming")
     if canonical == "ld-pocock":
@@ -216,7 +235,7 @@ def efficacy_rule(name: str, parameter: float | None = None) -> EfficacyRule:
         return WangTsiatis(0.5)
     if canonical == "wang-tsiatis":
         if parameter is None:
-            raise ValueError("wang-tsiatis needs its delta")
+            raise RuleParameterError("wang-tsiatis needs a parameter (delta)", "delta")
         return WangTsiatis(float(parameter))
     return HaybittlePeto(3.0 if parameter is None else float(parameter))
 

@@ -24,6 +24,7 @@ from sim.stats.group_sequential import (
     BetaSpendingFutility,
     FixedFutility,
     HaybittlePeto,
+    RuleParameterError,
     SpendingFunction,
     WangTsiatis,
     crossing_probabilities,
@@ -530,6 +531,23 @@ def test_efficacy_rule_names_and_rpact_codes():
         efficacy_rule("asOF", 1.0)
     with pytest.raises(ValueError, match="needs a parameter"):
         efficacy_rule("hwang-shih-decani")
+
+
+@pytest.mark.parametrize(
+    ("make", "needed"),
+    [
+        (lambda: SpendingFunction("hwang-shih-decani"), "gamma"),
+        (lambda: SpendingFunction("kim-demets"), "rho"),
+        (lambda: efficacy_rule("WT"), "delta"),
+        (lambda: SpendingFunction("pocock", 1.0), None),
+        (lambda: efficacy_rule("ld-pocock", 1.0), None),
+    ],
+)
+def test_a_parameter_error_says_which_parameter_is_missing(make, needed):
+    # The command line and the scenario name their own option or key from `needed`.
+    with pytest.raises(RuleParameterError) as raised:
+        make()
+    assert raised.value.needed == needed
 
 
 def test_bad_designs_are_refused():
