@@ -563,3 +563,14 @@ def test_bad_designs_are_refused():
         )
     with pytest.raises(ValueError, match="last_is_final"):
         group_sequential_boundaries([0.5], 0.025, WangTsiatis(0.0), last_is_final=False)
+
+
+def test_looks_close_in_information_are_integrated_on_a_finer_grid():
+    # Between looks 0.0001 apart the kernel is far narrower than the r = 16 grid: the final bound
+    # came out 2.1245 (alpha still "spent" 0.025). A fine grid (r = 128) is the reference.
+    fractions = [0.5, 0.5001, 1.0]
+    bounds = group_sequential_boundaries(fractions, 0.025).efficacy_z
+    reference = group_sequential_boundaries(fractions, 0.025, grid_r=128).efficacy_z
+    assert bounds == pytest.approx(reference, abs=1e-4)
+    with pytest.raises(ValueError, match="too close to integrate accurately"):
+        group_sequential_boundaries([0.5, 0.5 + 1e-9, 1.0], 0.025)
