@@ -89,6 +89,7 @@ class Subgroup(_Section):
 
 
 class Phase2Section(_Section):
+    enabled: bool = True
     n: Annotated[int, Field(ge=1)]
     alpha: Annotated[float, Field(gt=0, lt=1)]
     test: Literal["exponential", "one-sample-logrank"] = "exponential"
@@ -289,7 +290,7 @@ class Scenario(_Section):
 
     @property
     def has_phase2(self) -> bool:
-        return self.phase2 is not None
+        return self.phase2 is not None and self.phase2.enabled
 
     @property
     def name(self) -> str:
@@ -327,7 +328,8 @@ def resolve_source(source: str) -> tuple[str, str]:
     path = Path(source)
     if path.is_file():
         try:
-            return str(path), path.read_text(encoding="utf-8")
+            # utf-8-sig: a byte order mark (as Windows editors write one) is not TOML, skip it.
+            return str(path), path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as error:
             raise ScenarioError(f"{source}: cannot read the scenario file: {error}") from None
     bundled = resources.files(BUNDLED_PACKAGE).joinpath(f"{source}.toml")
@@ -449,7 +451,7 @@ def validate_scenario(
     data: dict, label: str, from_overrides: dict[str, str] | None = None
 ) -> Scenario:
     from_overrides = from_overrides or {}
-    data = _without_disabled_phase1(data)
+    data = _without_disabled_phases(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
@@ -466,14 +468,15 @@ def validate_scenario(
     return scenario
 
 
-def _without_disabled_phase1(data: dict) -> dict:
-    """`data` without a [phase1] whose enabled = false: a disabled phase I is ignored, so none of
-    its keys is required (--set phase1.enabled=false also turns off a phase I the file does not
-    have), and the scenario, its hash included, is that of the trial without it."""
-    phase1 = data.get("phase1")
-    if isinstance(phase1, dict) and phase1.get("enabled") is False:
-        return {section: values for section, values in data.items() if section != "phase1"}
-    return data
+def _without_disabled_phases(data: dict) -> dict:
+    """`data` without a [phase1] or [phase2] whose enabled = false: a disabled phase is ignored,
+    so none of its keys is required (--set phase1.enabled=false also turns off a phase I the file
+    does not have), and the scenario, its hash included, is that of the trial without it."""
+    disabled = {
+        section for section in ("phase1", "phase2")
+        if isinstance(data.get(section), dict) and data[section].get("enabled") is False
+    }
+    return {section: values for section, values in data.items() if section not in disabled}
 
 
 # ----------------------------------------------------------------------------- messages

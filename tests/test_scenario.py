@@ -161,6 +161,29 @@ def test_a_disabled_phase1_is_ignored_even_where_there_is_none():
     assert "phase1.enabled = \"no\" is not allowed" in _error("emilia", ["phase1.enabled=no"])
 
 
+def test_a_scenario_file_may_start_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.toml"
+    text = resources.files("scenarios").joinpath("tdm1_neratinib.toml").read_text()
+    path.write_text("\ufeff" + text, encoding="utf-8")
+    assert load_scenario(str(path)).sha256() == load_scenario("tdm1_neratinib").sha256()
+
+
+def test_a_disabled_phase2_is_ignored_as_design_md_says():
+    # DESIGN.md: "[phase2] absent, or enabled = false: a phase I-only trial". It was an unknown key.
+    phase1_only = load_scenario("tdm1_neratinib")
+    assert load_scenario("tdm1_neratinib", ["phase2.enabled=false"]).sha256() == \
+        phase1_only.sha256()
+    without = load_scenario(
+        "ruxolitinib_trastuzumab",
+        ["phase2.enabled=false", "phase1.true_median_weeks_by_level=[13, 13, 13, 13]"],
+    )
+    assert without.phase2 is None and not without.has_phase2 and without.has_phase1
+    needs = _error("ruxolitinib_trastuzumab", ["phase2.enabled=false"])
+    assert "a phase I-only trial needs" in needs
+    assert "phase2" in _error("ruxolitinib_trastuzumab",
+                              ["phase1.enabled=false", "phase2.enabled=false"])
+
+
 def test_set_replaces_a_list_item_named_by_its_index():
     scenario = load_scenario(
         "ruxolitinib_trastuzumab_toxicity",
