@@ -15,9 +15,8 @@ import sim
 from sim.errors import ScenarioError, SimError
 
 MAX_REPS = 100_000_000  # beyond it a run takes days; larger numbers overflow array sizes
-# rpact's limit too. The integration grid (sim.stats.group_sequential) is finer than the step
-# between equally spaced looks up to about this many: at 20 looks the bounds agree with a grid 4
-# times as fine to 2e-5; at 100 only to 6e-3, and from about 400 the recursion overflows.
+# sim.stats.group_sequential.MAX_LOOKS (a test keeps them equal), not imported: scipy is slow to
+# import and `trialsim --help` needs none of it.
 MAX_LOOKS = 20
 SCENARIO_HELP = (
     "A scenario file (TOML) or the name of a bundled scenario (see `trialsim scenarios`)."

@@ -1084,9 +1084,14 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
             "give planned_events (looks by event count) or look_months (looks by date), one of them"
         )
     looks = events if events is not None else months
+    key = "planned_events" if events is not None else "look_months"
     if not looks or list(looks) != sorted(set(looks)):
-        key = "planned_events" if events is not None else "look_months"
         return f"{where}.{key}", f"= {looks} is not allowed: expected strictly increasing values"
+    if len(looks) > gs.MAX_LOOKS:
+        return f"{where}.{key}", (
+            f"= {len(looks)} looks is not allowed: expected at most {gs.MAX_LOOKS} (rpact's limit; "
+            "the boundaries' integration is checked up to there)"
+        )
     if events is not None:
         if events[-1] > n:
             return f"{where}.planned_events", (

@@ -229,6 +229,15 @@ def test_looks_are_bounded_where_the_integration_is_accurate():
     assert result.returncode == 0 and result.stderr == ""
     looks = json.loads(result.stdout)["looks"]
     assert len(looks) == 20 and looks[-1]["alpha_spent"] == pytest.approx(0.025, abs=1e-9)
+    import cli
+    from sim.stats import group_sequential
+
+    assert cli.MAX_LOOKS == group_sequential.MAX_LOOKS
+    # A scenario's looks have the same limit.
+    events = "[" + ", ".join(str(10 * k) for k in range(1, 22)) + "]"
+    result = trialsim("validate", "emilia", "--set", f"randomized.pfs.planned_events={events}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "planned_events = 21 looks is not allowed: expected at most 20" in result.stderr
 
 
 def test_compare_reports_each_design_and_paired_differences():

@@ -50,6 +50,9 @@ DEFAULT_GRID_R = 16
 # 1e-5 of r = 128), so r grows as 1 / sqrt(increment) below that, up to a limit.
 _RESOLVED_INCREMENT = 0.002
 _MAX_GRID_R = 256
+# Looks at most, rpact's limit too: at 20 equally spaced looks the bounds agree with a grid 4
+# times as fine to 2e-5; at 100 only to 6e-3, and from about 400 the recursion overflows.
+MAX_LOOKS = 20
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _ROOT_XTOL = 1e-10
