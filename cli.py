@@ -124,7 +124,7 @@ def _table(result, scenario) -> str:
     ]
     for name, estimate in result.metrics.items():
         value = "-" if estimate.replicates == 0 else f"{estimate.estimate:.4f}"
-        se = f"{estimate.mc_se:.4f}" if estimate.replicates > 1 else "-"
+        se = f"{estimate.mc_se:.4f}" if math.isfinite(estimate.mc_se) else "-"
         note = "" if estimate.replicates in (0, result.reps) else f"  ({estimate.replicates} reps)"
         lines.append(f"{name:<{width}}{value:>12}{se:>10}{note}")
     if scenario.toxicity is not None:
@@ -281,6 +281,9 @@ def compare(scenario, designs, reps, seed, workers, overrides, output_format, ou
         raise ScenarioError(f"--design: each design once, got {', '.join(designs)}")
     if not _load(scenario, overrides).has_phase1:
         raise ScenarioError(f"{scenario}: compare needs an enabled [phase1] section")
+    if len(designs) < 2:
+        raise ScenarioError(f"--design {designs[0]}: give at least two designs to compare (the "
+                            "first is the reference; `trialsim run` simulates one)")
     scenarios = {design: _load(scenario, (*overrides, f"phase1.design={design}"))
                  for design in designs}
     _check_out(out)
@@ -318,13 +321,14 @@ def _cell(estimate, signed: bool = False) -> str:
     if estimate.replicates == 0:
         return "-"
     value = f"{estimate.estimate:+.4f}" if signed else f"{estimate.estimate:.4f}"
-    se = f"{estimate.mc_se:.4f}" if estimate.replicates > 1 else "-"
+    se = f"{estimate.mc_se:.4f}" if math.isfinite(estimate.mc_se) else "-"
     return f"{value} ({se})"
 
 
 def _compare_json(result) -> str:
     document = {
         "scenario": result.scenario,
+        "scenario_sha256": result.scenario_sha256,  # per design: each is its own scenario
         "designs": list(result.designs),
         "version": sim.__version__,
         "seed": result.seed,
@@ -342,15 +346,17 @@ def _compare_csv(result) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["design", "metric", "estimate", "mc_se", "replicates", "difference_vs_first",
-                     "difference_mc_se"])
+                     "difference_mc_se", "difference_replicates"])
     for design in result.designs:
         for name, estimate in result.metrics[design].items():
             row = estimate.as_dict()
             difference = result.differences.get(design, {}).get(name)
-            diff = difference.as_dict() if difference else {"estimate": None, "mc_se": None}
+            diff = (difference.as_dict() if difference
+                    else {"estimate": None, "mc_se": None, "replicates": ""})
             writer.writerow([design, name, _csv_number(row["estimate"]),
                              _csv_number(row["mc_se"]), row["replicates"],
-                             _csv_number(diff["estimate"]), _csv_number(diff["mc_se"])])
+                             _csv_number(diff["estimate"]), _csv_number(diff["mc_se"]),
+                             diff["replicates"]])
     return buffer.getvalue()
 
 

@@ -129,6 +129,9 @@ def _quantiles(name: str, histogram: dict[int, int]) -> dict[str, Estimate]:
             return float(values[np.searchsorted(cumulative, rank)])
 
         spread = math.sqrt(total * p * (1 - p))
-        se = (order_statistic(total * p + spread) - order_statistic(total * p - spread)) / 2
+        if total * p - spread <= 0 or math.ceil(total * p + spread) > total:
+            se = math.nan  # the ranks run off the sample (R < 10 at the 10% quantile): unknown
+        else:
+            se = (order_statistic(total * p + spread) - order_statistic(total * p - spread)) / 2
         result[label] = Estimate(order_statistic(total * p), se, total)
     return result

@@ -217,6 +217,7 @@ class ComparisonResult:
     reps: int
     metrics: dict[str, dict[str, Estimate]]  # design -> metric -> estimate
     differences: dict[str, dict[str, Estimate]]  # design (not the first) -> metric -> paired
+    scenario_sha256: dict[str, str]  # design -> the hash of the scenario run with it
 
 
 def _paired_columns(context: _Context) -> np.ndarray:
@@ -286,6 +287,7 @@ def compare(
         reps=reps,
         metrics=metrics,
         differences=differences,
+        scenario_sha256={design: scenario.sha256() for design, scenario in scenarios.items()},
     )
 
 

@@ -659,7 +659,7 @@ def render_table(result: SweepResult, metrics: Sequence[str] = TABLE_METRICS) ->
                 cells.append("")
                 continue
             value = "-" if estimate.replicates == 0 else f"{estimate.estimate:.4f}"
-            se = f" ({estimate.mc_se:.4f})" if estimate.replicates > 1 else ""
+            se = f" ({estimate.mc_se:.4f})" if math.isfinite(estimate.mc_se) else ""
             cells.append(value + se)
         rows.append(cells)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

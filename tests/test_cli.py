@@ -1,6 +1,7 @@
 """The command line as a user drives it: the installed `trialsim` script in a subprocess."""
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -254,6 +255,20 @@ def test_compare_reports_each_design_and_paired_differences():
         boin["p_select_level_4"]["estimate"] - tite["p_select_level_4"]["estimate"])
     assert "n_treated_median" in boin and "n_treated_median" not in \
         document["differences_vs_first"]["boin"]
+    # Each design's own scenario hash, as `run --set phase1.design=...` reports it.
+    run = trialsim("run", REFERENCE, "--set", "phase1.design=boin", "--reps", "1",
+                   "--format", "json")
+    assert document["scenario_sha256"]["boin"] == json.loads(run.stdout)["scenario_sha256"]
+    assert document["scenario_sha256"]["tite-crm"] != document["scenario_sha256"]["boin"]
+    # The CSV gives each difference's count of replicates, as the JSON does.
+    rows = list(csv.DictReader(io.StringIO(trialsim(
+        "compare", REFERENCE, "--design", "tite-crm", "--design", "boin", "--reps", "200",
+        "--format", "csv").stdout)))
+    median = next(
+        r for r in rows if r["design"] == "boin" and r["metric"] == "median_pfs_weeks_mean"
+    )
+    assert int(median["difference_replicates"]) == \
+        document["differences_vs_first"]["boin"]["median_pfs_weeks_mean"]["replicates"]
     table = trialsim("compare", REFERENCE, "--design", "tite-crm", "--design", "3+3",
                      "--reps", "100").stdout
     assert "3+3 - tite-crm" in table
@@ -264,6 +279,7 @@ def test_compare_reports_each_design_and_paired_differences():
     [
         (("--design", "boin", "--design", "boin"), "each design once"),
         (("--design", "crm", "--set", "phase1.enabled=false"), "needs an enabled [phase1]"),
+        (("--design", "crm",), "give at least two designs to compare"),
         (("--design", "3+3", "--design", "crm", "--set", "phase1.indifference_halfwidth=0.6"),
          "phase1.indifference_halfwidth = 0.6 is not allowed"),
     ],

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.estimates import MEAN, PROPORTION, BlockSummary, estimates
+from sim.estimates import MEAN, PROPORTION, QUANTILES, BlockSummary, estimates
 
 
 def _merged(values, block):
@@ -60,3 +60,13 @@ def _merged_kinds(values, block, kinds):
         summary = BlockSummary.of(values[start : start + block], kinds)
         total = summary if total is None else total.merge(summary)
     return total
+
+
+def test_a_quantile_se_is_unknown_when_its_ranks_run_off_the_sample():
+    """The SE reads ranks R p -/+ sqrt(R p (1 - p)); at the 10% quantile of 3 values the lower
+    one is below 1: no SE (it was 0, claiming no Monte Carlo error); from R = 10 there is one."""
+    for reps, known in ((3, False), (9, False), (10, True)):
+        values = np.arange(reps, dtype=float)[:, None] * 1.5 + 1.0
+        summary = BlockSummary.of(values, (QUANTILES,))
+        low = estimates(summary, ("x",), (QUANTILES,))["x_q10"]
+        assert math.isfinite(low.mc_se) == known, (reps, low)
