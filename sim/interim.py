@@ -75,10 +75,13 @@ class EndpointDesign:
         # Looks by date: planned as equally spaced information (only the observed one is used).
         return tuple((k + 1) / self.looks for k in range(self.looks))
 
-    def bounds(self, fractions: tuple[float, ...], final: bool) -> tuple[float, float]:
+    def bounds(
+        self, fractions: tuple[float, ...], final: bool, numbers: tuple[int, ...] | None = None
+    ) -> tuple[float, float]:
         """(efficacy z, futility z) at the last of `fractions`, the observed information so far
         (every look analysed, in order); futility is -inf without a futility rule and at the
-        final look.
+        final look. `numbers`: the planned (1-based) number of each look analysed, which picks
+        fixed futility bounds when a look was skipped (default 1, 2, ...).
 
         Spending functions: the Lan-DeMets bounds at these fractions, the last spending what is
         left when `final`. Classical rules (Wang-Tsiatis, Haybittle-Peto) keep the planned
@@ -86,16 +89,22 @@ class EndpointDesign:
         interim z), and a final look at other than the planned information is solved so that
         the bounds actually applied have size alpha.
         """
-        key = (fractions, final)
+        numbers = tuple(range(1, len(fractions) + 1)) if numbers is None else numbers
+        key = (fractions, final, numbers)
         if key not in self._bounds:
             k = len(fractions) - 1
             if self.planned_events is not None and fractions == self.planned_fractions()[
                 : len(fractions)
-            ] and final == (len(fractions) == self.looks):
+            ] and final == (len(fractions) == self.looks) and numbers[-1] == len(fractions):
                 bounds = self.planned.efficacy_z[k], self._planned_futility(k, final)
             elif isinstance(self.efficacy, group_sequential.SpendingFunction):
+                futility = self.futility
+                if isinstance(futility, group_sequential.FixedFutility):  # the looks analysed
+                    futility = group_sequential.FixedFutility(
+                        tuple(self._fixed_futility(number) for number in numbers)
+                    )
                 result = group_sequential.group_sequential_boundaries(
-                    fractions, self.alpha, self.efficacy, self.futility,
+                    fractions, self.alpha, self.efficacy, futility,
                     binding=self.binding, drift=self.drift, last_is_final=final,
                 )
                 futility = -math.inf
@@ -103,9 +112,9 @@ class EndpointDesign:
                     futility = result.futility_z[k]
                 bounds = result.efficacy_z[k], futility
             elif not final:
-                bounds = self._classical_interim(fractions[-1]), self._fixed_futility(k)
+                bounds = self._classical_interim(fractions[-1]), self._fixed_futility(numbers[-1])
             else:
-                bounds = self._classical_final(fractions), -math.inf
+                bounds = self._classical_final(fractions, numbers), -math.inf
             self._bounds[key] = bounds
         return self._bounds[key]
 
@@ -114,11 +123,12 @@ class EndpointDesign:
             return -math.inf
         return self.planned.futility_z[k]
 
-    def _fixed_futility(self, k: int) -> float:
+    def _fixed_futility(self, number: int) -> float:
+        """The fixed futility bound of planned look `number` (1-based)."""
         if not isinstance(self.futility, group_sequential.FixedFutility):
             return -math.inf
         z = self.futility.z
-        return z if isinstance(z, float | int) else z[min(k, len(z) - 1)]
+        return z if isinstance(z, float | int) else z[min(number - 1, len(z) - 1)]
 
     def _classical_interim(self, fraction: float) -> float:
         if isinstance(self.efficacy, group_sequential.HaybittlePeto):
@@ -126,12 +136,15 @@ class EndpointDesign:
         constant = self.planned.efficacy_z[-1]  # c of b_k = c t_k^(delta - 1/2), t_K = 1
         return constant * fraction ** (self.efficacy.delta - 0.5)
 
-    def _classical_final(self, fractions: tuple[float, ...]) -> float:
+    def _classical_final(self, fractions: tuple[float, ...], numbers: tuple[int, ...]) -> float:
         """The final bound giving size alpha with the interim bounds applied before it."""
         rule = self.efficacy
         if isinstance(rule, group_sequential.HaybittlePeto) and not rule.adjust_final:
             return float(ndtri(1.0 - self.alpha))
-        interims = [self.bounds(fractions[: j + 1], False) for j in range(len(fractions) - 1)]
+        interims = [
+            self.bounds(fractions[: j + 1], False, numbers[: j + 1])
+            for j in range(len(fractions) - 1)
+        ]
         futility = None
         if self.binding and self.futility is not None:
             futility = [f for _, f in interims] + [-math.inf]
@@ -328,7 +341,9 @@ def _look(cohort, design, previous, number, day, final, enrolled, scan_interval_
             return None
         last = previous[-1]
         fractions = tuple(look.information_fraction for look in previous)
-        efficacy_z, _ = design.bounds(fractions, final=True)
+        efficacy_z, _ = design.bounds(
+            fractions, final=True, numbers=tuple(look.look for look in previous)
+        )
         decision = EFFICACY if last.z >= efficacy_z else NOT_REJECTED
         return Look(design.name, number, day, last.events, last.information_fraction, last.z,
                     efficacy_z, -math.inf, decision), None
@@ -344,7 +359,8 @@ def _look(cohort, design, previous, number, day, final, enrolled, scan_interval_
         if test.variance > 0 else 0.0
     )
     fractions = (*(look.information_fraction for look in previous), events / design.max_events)
-    efficacy_z, futility_z = design.bounds(fractions, final)
+    numbers = (*(look.look for look in previous), number)
+    efficacy_z, futility_z = design.bounds(fractions, final, numbers)
     if z >= efficacy_z:
         decision = EFFICACY
     elif final:

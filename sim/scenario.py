@@ -1135,6 +1135,12 @@ def _endpoint_problem(endpoint: EndpointSection, where: str, n: int) -> tuple[st
                 f'"beta-spending" goes with a spending function for efficacy, not '
                 f'"{endpoint.efficacy}": use futility = "fixed" with futility_z'
             )
+        try:  # e.g. a Haybittle-Peto interim z whose interims alone spend alpha
+            gs.group_sequential_boundaries([d / events[-1] for d in events], endpoint.alpha, rule)
+        except ValueError as error:
+            given = endpoint.efficacy_parameter
+            value = "(the default)" if given is None else f"= {given:g}"
+            return f"{where}.efficacy_parameter", f"{value}: {error}"
     if endpoint.futility == "beta-spending":
         try:
             gs.SpendingFunction(endpoint.futility_spending, endpoint.futility_parameter)

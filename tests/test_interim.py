@@ -178,6 +178,24 @@ def test_a_look_without_events_is_skipped_and_a_final_without_new_events_retests
     assert endpoint.last_day == 90.0
 
 
+@pytest.mark.parametrize(
+    "efficacy",
+    [gs.SpendingFunction("obrien-fleming"), gs.WangTsiatis(0.0)],
+    ids=["spending", "classical"],
+)
+def test_fixed_futility_bounds_follow_the_planned_look_when_one_was_skipped(efficacy):
+    # Futility z 1.0 at planned look 1, -3.0 at look 2. Look 1 (day 30) has no event and is
+    # skipped; look 2 (day 60, z = 0.67) is held to -3.0 and goes on. It was held to look 1's
+    # 1.0 (the first bound of the looks analysed) and stopped for futility.
+    cohort = _cohort([0, 5, 10, 15, 20, 25], [0, 1, 0, 1, 0, 1], [40, 41, 42, 43, INF, INF])
+    design = _design(look_days=(30.0, 60.0, 90.0), max_events=8, efficacy=efficacy,
+                     futility=gs.FixedFutility((1.0, -3.0)))
+    (endpoint,) = interim.analyse(cohort, (design,), None, False, 25.0).endpoints
+    second = endpoint.looks[0]
+    assert second.look == 2 and second.futility_z == -3.0 and second.decision == interim.CONTINUE
+    assert [look.look for look in endpoint.looks] == [2, 3]
+
+
 def test_accrual_closes_at_the_final_analysis_if_that_comes_first():
     # 10 patients randomized on days 0..9 would take accrual to day 9; the final look (2 events)
     # is on day 3 (events on days 2 and 3): patients 5..10 are never randomized.

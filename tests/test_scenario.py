@@ -184,6 +184,16 @@ def test_a_disabled_phase2_is_ignored_as_design_md_says():
                               ["phase1.enabled=false", "phase2.enabled=false"])
 
 
+def test_a_haybittle_peto_design_whose_interims_spend_alpha_is_refused_when_loaded():
+    # EMILIA's OS at alpha 0.0125 with interim z 2.4: the two interims spend 0.0132 (mvtnorm, see
+    # tests/stats/test_group_sequential.py). It passed validation, then `run` raised a traceback.
+    message = _error("emilia", ['randomized.os.efficacy="haybittle-peto"',
+                                "randomized.os.efficacy_parameter=2.4"])
+    assert "randomized.os.efficacy_parameter = 2.4: interim z 2.4 spends 0.0132" in message
+    load_scenario("emilia", ['randomized.os.efficacy="haybittle-peto"',
+                             "randomized.os.efficacy_parameter=2.6"])
+
+
 def test_set_replaces_a_list_item_named_by_its_index():
     scenario = load_scenario(
         "ruxolitinib_trastuzumab_toxicity",

@@ -502,11 +502,16 @@ def _solve_constant(integrator, rule, fractions, alpha, futility_of) -> np.ndarr
     # the constants making each of them alpha.
     shape = _shape_bounds(rule, fractions, 1.0)
     if isinstance(rule, HaybittlePeto):
-        spent_at_interims = float(ndtr(-rule.interim_z) * (fractions.size - 1))
+        # What the interims spend, with the looks' correlation (not the Bonferroni sum) and
+        # without futility stopping, which could only lower it.
+        interims_only = _shape_bounds(rule, fractions, math.inf)
+        no_futility = np.full(fractions.size, -math.inf)
+        upper, _ = _exits(integrator, fractions, 0.0, interims_only, no_futility)
+        spent_at_interims = float(upper.sum())
         if spent_at_interims >= alpha:
             raise ValueError(
-                f"interim z {rule.interim_z:g} spends {spent_at_interims:.3g} >= alpha at the "
-                "interims alone"
+                f"interim z {rule.interim_z:g} spends {spent_at_interims:.3g} >= alpha "
+                f"{alpha:g} at the interims alone"
             )
         low, high = float(ndtri(1 - alpha)), float(ndtri(1 - (alpha - spent_at_interims)))
         low -= 1e-6

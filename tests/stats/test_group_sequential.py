@@ -566,11 +566,47 @@ def test_bad_designs_are_refused():
 
 
 def test_looks_close_in_information_are_integrated_on_a_finer_grid():
-    # Between looks 0.0001 apart the kernel is far narrower than the r = 16 grid: the final bound
-    # came out 2.1245 (alpha still "spent" 0.025). A fine grid (r = 128) is the reference.
-    fractions = [0.5, 0.5001, 1.0]
-    bounds = group_sequential_boundaries(fractions, 0.025).efficacy_z
-    reference = group_sequential_boundaries(fractions, 0.025, grid_r=128).efficacy_z
-    assert bounds == pytest.approx(reference, abs=1e-4)
+    """Between looks 0.0001 apart the kernel is far narrower than the r = 16 grid: the final bound
+    came out 2.1245 (alpha still "spent" 0.025). The bounds now given have size alpha by mvtnorm
+    1.1-3 (R 4.2.2); the old ones 0.0174:
+
+    > t <- c(0.5, 0.5001, 1); S <- outer(t, t, function(a, b) sqrt(pmin(a, b) / pmax(a, b)))
+    > b <- c(2.962588042727546, 2.9849560794126404, 1.96861803619911); set.seed(1)
+    > for (k in 2:3) print(1 - pmvnorm(upper = b[1:k], corr = S[1:k, 1:k],
+    +                                  algorithm = Miwa(steps = 4097))[1], digits = 10)
+    [1] 0.001526966681
+    [1] 0.02499941752
+    > print(1 - pmvnorm(upper = c(2.962588042727546, 2.98783, 2.12447), corr = S,
+    +                   algorithm = Miwa(steps = 4097))[1], digits = 10)
+    [1] 0.01743888003
+    """
+    result = group_sequential_boundaries([0.5, 0.5001, 1.0], 0.025)
+    assert result.efficacy_z == pytest.approx([2.962588, 2.984956, 1.968618], abs=1e-5)
+    assert result.alpha_spent[1] == pytest.approx(0.001526966681, abs=1e-7)
     with pytest.raises(ValueError, match="too close to integrate accurately"):
         group_sequential_boundaries([0.5, 0.5 + 1e-9, 1.0], 0.025)
+
+
+def test_haybittle_peto_feasibility_counts_the_looks_correlation():
+    """Five looks with interim z 2.4: the Bonferroni sum of the interims, 4 x 0.0082 = 0.0328,
+    exceeds alpha 0.025 and the design used to be refused; the looks are correlated and really
+    spend 0.022676. rpact 3.3.4 in R 4.2.2:
+
+    > d <- getDesignGroupSequential(kMax = 5, alpha = 0.025, sided = 1, typeOfDesign = "HP",
+    +                               constantBoundsHP = 2.4)
+    > print(d$criticalValues, digits = 10); print(d$alphaSpent, digits = 10)
+    [1] 2.400000000 2.400000000 2.400000000 2.400000000 2.472171213
+    [1] 0.008197535925 0.014251278779 0.018906126932 0.022675806602 0.024999990000
+
+    Two interims at z 2.4 with information 223/632 and 331/632 (EMILIA's OS looks) spend
+    0.013168 > 0.0125 (mvtnorm 1.1-3: 1 - pmvnorm(upper = c(2.4, 2.4), corr = S,
+    algorithm = Miwa(steps = 4097)) with S the looks' sqrt(t_i / t_j) = 0.01316836348).
+    """
+    fractions = [0.2, 0.4, 0.6, 0.8, 1.0]
+    result = group_sequential_boundaries(fractions, 0.025, HaybittlePeto(2.4))
+    assert result.efficacy_z == pytest.approx([2.4, 2.4, 2.4, 2.4, 2.472171213], abs=1e-5)
+    assert result.alpha_spent == pytest.approx(
+        [0.008197535925, 0.014251278779, 0.018906126932, 0.022675806602, 0.025], abs=1e-6
+    )
+    with pytest.raises(ValueError, match=r"spends 0\.0132 >= alpha 0\.0125"):
+        group_sequential_boundaries([223 / 632, 331 / 632, 1.0], 0.0125, HaybittlePeto(2.4))
