@@ -5,10 +5,11 @@
 The design (the issue's benchmark): 990 patients accrued evenly over 24 months, 1:1, control
 median 6.4 months, HR 0.75, exponential, continuous assessment, looks at 170, 339 and 508 events
 with Lan-DeMets O'Brien-Fleming bounds, one-sided alpha 0.025. trialsim is timed as a user runs
-it (`trialsim run`, process start included, through bench_run.measure); rpact inside R with
+it (`trialsim run`, process start included, through bench_run.measure), and like rpact: inside
+the process around the simulation alone (sim.runner.run, after the imports); rpact inside R with
 system.time around getSimulationSurvival alone (R's start and library load not counted), when
 Rscript and rpact are installed. Prints each time, trialsim's rejection rates next to rpact's,
-and the ratio rpact time / trialsim time.
+and the ratios rpact time / trialsim time.
 """
 
 import argparse
@@ -61,7 +62,7 @@ def main() -> None:
         scenario = Path(directory) / "bench_randomized.toml"
         scenario.write_text(SCENARIO)
         out = Path(directory) / "result.json"
-        times = {}
+        times, inside = {}, {}
         for workers in options.workers:
             arguments = ["run", str(scenario), "--reps", str(options.reps), "--seed", "1",
                          "--workers", str(workers), "--format", "json", "--out", str(out)]
@@ -73,6 +74,8 @@ def main() -> None:
                   f"{options.reps / elapsed:,.0f} reps/s, peak {peak_kib / 1024:.0f} MiB; "
                   f"reject {metrics['reject_h0']['estimate']:.4f} per look "
                   + " ".join(f"{r:.4f}" for r in rates))
+            inside[workers] = _inside(scenario, options.reps, workers)
+            print(f"trialsim, {workers} worker(s), the simulation alone: {inside[workers]:.2f} s")
     if shutil.which("Rscript") is None:
         print("rpact: Rscript not found (apt-get install r-base-core r-cran-rpact)")
         return
@@ -85,7 +88,25 @@ def main() -> None:
     print(f"rpact getSimulationSurvival, one core: {elapsed:.2f} s; reject {overall:.4f} "
           f"per look " + " ".join(f"{s:.4f}" for s in stages))
     for workers, seconds in times.items():
-        print(f"ratio rpact / trialsim ({workers} worker(s)): {elapsed / seconds:.2f}")
+        print(f"ratio rpact / trialsim ({workers} worker(s)): {elapsed / seconds:.2f} as a "
+              f"command, {elapsed / inside[workers]:.2f} the simulation alone")
+
+
+def _inside(scenario: Path, reps: int, workers: int) -> float:
+    """Seconds of sim.runner.run alone, in a fresh process once its imports are done (as
+    system.time around getSimulationSurvival in R)."""
+    code = (
+        "import sys, time\n"
+        "from sim.runner import run\n"
+        "from sim.scenario import load_scenario\n"
+        "scenario = load_scenario(sys.argv[1])\n"
+        "start = time.perf_counter()\n"
+        "run(scenario, int(sys.argv[2]), seed=1, workers=int(sys.argv[3]))\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code, str(scenario), str(reps),
+                                str(workers)], capture_output=True, text=True, check=True)
+    return float(completed.stdout)
 
 
 if __name__ == "__main__":
