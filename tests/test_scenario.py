@@ -6,7 +6,7 @@ from importlib import resources
 import pytest
 
 from sim.errors import ScenarioError
-from sim.scenario import bundled_scenarios, load_scenario, parse_override
+from sim.scenario import bundled_scenarios, load_scenario, parse_override, resolve_source
 
 MINIMAL = """
 [trial]
@@ -163,7 +163,7 @@ def test_a_disabled_phase1_is_ignored_even_where_there_is_none():
 
 def test_a_scenario_file_may_start_with_a_byte_order_mark(tmp_path):
     path = tmp_path / "bom.toml"
-    text = resources.files("scenarios").joinpath("tdm1_neratinib.toml").read_text()
+    _, text = resolve_source("tdm1_neratinib")
     path.write_text("\ufeff" + text, encoding="utf-8")
     assert load_scenario(str(path)).sha256() == load_scenario("tdm1_neratinib").sha256()
 
