@@ -69,8 +69,8 @@ PATIENT_COLUMNS = (
 TOXICITY_COLUMNS = ("dlt_propensity", "dlt_onset")
 _COLUMN = {name: index for index, name in enumerate(PATIENT_COLUMNS)}
 # Patients' draws are made _CHUNK rows at a time. Rows come off the stream in order, so the size
-# moves no number; 16 suits a 10-patient phase I as well as a phase II of 40 (timed).
-_CHUNK = 16
+# moves no number; 32 was the fastest of 16, 32 and 64 for phase I trials of 10 to 30 patients.
+_CHUNK = 32
 
 
 @dataclass(frozen=True)
