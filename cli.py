@@ -139,20 +139,24 @@ def _table(result, scenario) -> str:
 
 
 def _ae_table(result, scenario) -> list[str]:
-    """Adverse events as a trial reports them (highest grade per patient, % of treated patients),
-    averaged over the simulated trials."""
+    """Adverse events as a trial reports them (highest grade per patient: patients and % of
+    treated patients), averaged over the simulated trials."""
     from sim.analysis import metric_slug
 
     metrics = result.metrics
-    n = metrics["n_treated_mean"].estimate if "n_treated_mean" in metrics else math.nan
-    lines = [f"adverse events: % of treated patients by highest grade (mean over trials; "
-             f"about {n:.0f} patients a trial)",
-             f"{'AE':<30}{'G1':>8}{'G2':>8}{'G3':>8}{'G4':>8}{'any':>8}{'G3+':>8}"]
+    patients = metrics["ae_patients_mean"].estimate
+    lines = [f"adverse events by highest grade per patient: patients (% of treated), mean over "
+             f"trials of {patients:.1f} treated patients",
+             f"{'AE':<30}" + "".join(f"{h:>14}" for h in ("G1", "G2", "G3", "G4", "any", "G3+"))]
     for ae in scenario.toxicity.ae:
         slug = metric_slug(ae.name)
-        cells = [metrics[f"ae_grade{g}_{slug}"].estimate for g in range(1, 5)]
-        cells += [metrics[f"ae_any_{slug}"].estimate, metrics[f"ae_grade3plus_{slug}"].estimate]
-        lines.append(f"{ae.name:<30}" + "".join(f"{100 * c:>7.1f}%" for c in cells))
+        counts = [metrics[f"ae_n_grade{g}_{slug}"].estimate for g in range(1, 5)]
+        counts += [sum(counts), counts[2] + counts[3]]
+        shares = [metrics[f"ae_grade{g}_{slug}"].estimate for g in range(1, 5)]
+        shares += [metrics[f"ae_any_{slug}"].estimate, metrics[f"ae_grade3plus_{slug}"].estimate]
+        lines.append(f"{ae.name:<30}" + "".join(
+            f"{f'{c:.1f} ({100 * s:.1f}%)':>14}" for c, s in zip(counts, shares, strict=True)
+        ))
     lines.append(
         f"dose hold {100 * metrics['dose_hold'].estimate:.1f}%, reduction "
         f"{100 * metrics['dose_reduction'].estimate:.1f}%, stopped for toxicity "

@@ -122,12 +122,15 @@ def metric_slug(name: str) -> str:
 
 def toxicity_metrics(ae_names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """Per AE type: shares of patients by highest grade (the trial's AE table), "any" and
-    "grade 3 or more"; then dose holds, reductions, stops for toxicity and RDI."""
+    "grade 3 or more"; then dose holds, reductions, stops for toxicity and RDI; then the AE
+    table's counts: patients in it, and per AE type patients by highest grade."""
     spec: list[tuple[str, str]] = []
+    counts: list[tuple[str, str]] = [("ae_patients_mean", MEAN)]
     for name in ae_names:
         slug = metric_slug(name)
         spec += [(f"ae_any_{slug}", MEAN), (f"ae_grade3plus_{slug}", MEAN)]
         spec += [(f"ae_grade{grade}_{slug}", MEAN) for grade in range(1, 5)]
+        counts += [(f"ae_n_grade{grade}_{slug}", MEAN) for grade in range(1, 5)]
     return (
         *spec,
         ("dose_hold", MEAN),
@@ -135,6 +138,7 @@ def toxicity_metrics(ae_names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         ("discontinued_toxicity", MEAN),
         ("rdi_80", MEAN),
         ("rdi_mean", MEAN),
+        *counts,
     )
 
 
@@ -205,15 +209,17 @@ def _toxicity_values(patients: list[records.PatientRecord], ae_count: int) -> li
     """Shares of `patients` (those with a treatment record by the cut) for toxicity_metrics."""
     patients = [p for p in patients if p.ae_highest_grades]
     n = len(patients)
-    if n == 0:
-        return [math.nan] * (6 * ae_count + 5)
+    if n == 0:  # no share is defined; every count is 0
+        return [math.nan] * (6 * ae_count + 5) + [0.0] * (1 + 4 * ae_count)
     values: list[float] = []
+    counts: list[float] = [n]
     for index in range(ae_count):
         count = [0] * 5  # patients by highest grade 0..4
         for patient in patients:
             count[patient.ae_highest_grades[index]] += 1
         by_grade = [c / n for c in count[1:]]
         values += [(n - count[0]) / n, (count[3] + count[4]) / n, *by_grade]
+        counts += count[1:]
     rdis = [p.rdi for p in patients]
     return [
         *values,
@@ -222,6 +228,7 @@ def _toxicity_values(patients: list[records.PatientRecord], ae_count: int) -> li
         sum(p.off_for_toxicity for p in patients) / n,
         sum(r >= 0.8 for r in rdis) / n,
         sum(rdis) / n,
+        *counts,
     ]
 
 

@@ -268,6 +268,7 @@ def build_phase1_design(scenario: Scenario) -> DoseFindingDesign:
         model=phase1.model,
         prior_sd=phase1.prior_sd,
         tite_weights=phase1.tite_weights,
+        estimate=phase1.crm_estimate,
         no_skip_escalation=phase1.no_skip_escalation,
         safety_threshold=phase1.safety_threshold,
         confirm_mtd_with_six=phase1.confirm_mtd_with_six,

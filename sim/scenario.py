@@ -131,6 +131,7 @@ class Phase1Section(_Section):
     model: Literal["empiric", "logistic"] = "empiric"
     prior_sd: PositiveNumber = 1.34**0.5
     tite_weights: Literal["linear", "adaptive"] = "linear"
+    crm_estimate: Literal["plugin", "posterior_mean"] = "plugin"
     no_skip_escalation: bool = True
     confirm_mtd_with_six: bool = True
     safety_threshold: Annotated[float, Field(gt=0, lt=1)] | None = 0.9

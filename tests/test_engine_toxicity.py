@@ -51,6 +51,29 @@ def test_exposure_is_recorded_for_every_treated_patient():
             assert patient.rdi < 1.0
 
 
+def test_the_ae_table_counts_patients_by_highest_grade():
+    # Counted here from the patients' records, one trial at a time, against the metrics.
+    from sim.runner import _Context, replicate_values
+
+    scenario = load_scenario(SCENARIO, AS_OBSERVED)
+    context = _Context.of(scenario, seed=5, reps=20)
+    names = [name for name, _ in context.metric_spec()]
+    plan = TrialPlan.from_scenario(scenario)
+    ae_names = [ae.name for ae in scenario.toxicity.ae]
+    for replicate in range(20):
+        values = dict(zip(names, replicate_values(context, replicate), strict=True))
+        trial = simulate_trial(plan, replicate_streams(5, replicate))
+        table = [p.ae_highest_grades for p in trial.patients
+                 if p.status == records.TREATED and p.in_phase2 and p.ae_highest_grades]
+        assert values["ae_patients_mean"] == len(table)
+        for index, name in enumerate(ae_names):
+            slug = name.lower().replace(" ", "_")
+            for grade in range(1, 5):
+                count = sum(grades[index] == grade for grades in table)
+                assert values[f"ae_n_grade{grade}_{slug}"] == count
+                assert values[f"ae_grade{grade}_{slug}"] == pytest.approx(count / len(table))
+
+
 def test_same_numbers_whatever_the_workers():
     scenario = load_scenario(SCENARIO, AS_OBSERVED)
     one = run(scenario, 250, seed=9, workers=1).metrics

@@ -22,6 +22,8 @@ from sim.dosefinding import (
     calibrate_skeleton,
     parse_outcomes,
 )
+from sim.engine import build_phase1_design
+from sim.scenario import load_scenario
 
 WINDOW = 21.0
 SQRT_134 = sqrt(1.34)
@@ -166,6 +168,19 @@ def test_logistic_posterior():
         (0.05, 0.12, 0.25, 0.40, 0.55), 0.25, max_n=20, model="logistic", estimate="posterior_mean"
     )
     assert by_mean.recommend(parse_outcomes("3N 5N 5T 3N 4N")) == 3
+
+
+def test_the_posterior_mean_rule_chooses_by_each_levels_mean_dlt_rate():
+    """With test_logistic_posterior's R figures and a target of 0.27, the plug-in estimates put
+    level 5 nearest (0.331 against level 4's 0.182) and the posterior means level 4 (0.219
+    against 0.339); `phase1.crm_estimate` picks the rule in a scenario."""
+    skeleton, outcomes = (0.05, 0.12, 0.25, 0.40, 0.55), parse_outcomes("3N 5N 5T 3N 4N")
+    assert CRM(skeleton, 0.27, max_n=20, model="logistic").recommend(outcomes) == 4
+    by_mean = CRM(skeleton, 0.27, max_n=20, model="logistic", estimate="posterior_mean")
+    assert by_mean.recommend(outcomes) == 3
+    scenario = load_scenario("ruxolitinib_trastuzumab", ["phase1.crm_estimate=posterior_mean"])
+    assert build_phase1_design(scenario).estimate == "posterior_mean"
+    assert build_phase1_design(load_scenario("ruxolitinib_trastuzumab")).estimate == "plugin"
 
 
 # The titecrm documentation data set of dfcrm (Cheung 2011): skeleton (0.05, 0.10, 0.20, 0.35,
