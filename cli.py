@@ -482,7 +482,7 @@ def trace(scenario, seed, replicate, overrides, out):
 def _randomized_trace(scenario, seed: int, replicate: int) -> str:
     """One randomized trial as CSV: each patient's randomization and events (as known at the
     trial's last analysis), then every look."""
-    from sim.interim import analyse
+    from sim.interim import EFFICACY, FUTILITY, analyse
     from sim.randomized import RandomizedPlan, simulate_cohort
     from sim.rng import replicate_streams
 
@@ -517,9 +517,13 @@ def _randomized_trace(scenario, seed: int, replicate: int) -> str:
                          f"{compared}events {look.events}; z {look.z:.3f}; efficacy z "
                          f"{look.efficacy_z:.3f}; futility z {look.futility_z:.3f}; "
                          f"{look.decision}"))
+    # Closed by an interim stop only if it came while accrual was open (its day is the close).
+    stopped_then = result.stopped_early and any(
+        look.day == result.accrual_closed_day and look.decision in (EFFICACY, FUTILITY)
+        for endpoint in result.endpoints for look in endpoint.looks
+    )
     rows.append(("", result.accrual_closed_day, "", "accrual_closed",
-                 f"{result.n_enrolled} randomized" + ("; stopped early" if result.stopped_early
-                                                      else "")))
+                 f"{result.n_enrolled} randomized" + ("; stopped early" if stopped_then else "")))
     rows.sort(key=lambda row: row[1])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -373,6 +373,23 @@ def test_randomized_trace_lists_patients_and_looks(tmp_path):
     assert days == sorted(days)
 
 
+def test_the_trace_says_stopped_early_only_when_the_stop_closed_accrual(tmp_path):
+    # Accrual at 30 a month reaches n = 400 on day 398, before the efficacy stop at look 2 (day
+    # 444): accrual was not closed by the stop (it was labelled "stopped early" all the same).
+    scenario = tmp_path / "quick.toml"
+    scenario.write_text(
+        '[trial]\nname = "quick"\n[accrual]\nrate_per_month = 30.0\n[randomized]\nn = 400\n'
+        'arms = ["control", "exp"]\n[randomized.pfs]\ncontrol_median_months = 6.0\n'
+        "hazard_ratio = 0.7\nalpha = 0.025\nplanned_events = [100, 200, 300]\n"
+    )
+    closed = {}
+    for name, seed in ((str(scenario), "2"), ("egf100151", "1")):
+        rows = csv.DictReader(trialsim("trace", name, "--seed", seed).stdout.splitlines())
+        closed[name] = next(row for row in rows if row["event"] == "accrual_closed")["detail"]
+    assert closed[str(scenario)] == "400 randomized"
+    assert closed["egf100151"] == "258 randomized; stopped early"  # at its interim, day 497.5
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
