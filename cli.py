@@ -474,9 +474,43 @@ def trace(scenario, seed, replicate, overrides, out):
         else:  # a trial-level event
             weeks, patient = "", ""
         writer.writerow([patient, f"{event.day:.2f}", weeks, event.event, event.detail])
-    writer.writerow(["", f"{record.analysis_day:.2f}", "", "final_analysis",
-                     f"accrual closed: {record.closure_reason}"])
+    detail = f"accrual closed: {record.closure_reason}"
+    if loaded.has_phase2:
+        detail += _final_analysis_text(record, loaded)
+    writer.writerow(["", f"{record.analysis_day:.2f}", "", "final_analysis", detail])
     _emit(buffer.getvalue(), out)
+
+
+def _final_analysis_text(record, scenario) -> str:
+    """The trial's final analysis as its report would state it, for the trace's last row."""
+    from sim.analysis import final_analysis
+    from sim.runner import analysis_plan
+    from sim.units import DAYS_PER_MONTH
+
+    plan = analysis_plan(scenario)
+    result = final_analysis(record, plan)
+    if not result.treated:
+        return "; nobody treated in phase II"
+
+    def weeks(value: float) -> str:
+        return "NA" if math.isnan(value) else f"{value:.1f}"
+
+    test = {"exponential": "exponential test", "one-sample-logrank": "one-sample log-rank"}
+    if result.analysed:
+        verdict = "H0 rejected" if result.rejected else "H0 not rejected"
+        tested = f"{test[plan.test]} p = {result.p_value:.3g}: {verdict}"
+    else:
+        tested = f"too few for the efficacy analysis ({plan.min_patients_for_analysis} needed)"
+    median = result.median_weeks
+    estimate = "not reached" if math.isnan(median.estimate) else f"{median.estimate:.1f} weeks"
+    orr = result.orr
+    return (
+        f"; {result.treated} treated, {result.events} events; {tested}; KM median PFS {estimate} "
+        f"(95% CI {weeks(median.lower)} to {weeks(median.upper)}); PFS at "
+        f"{plan.pfs_rate_day / DAYS_PER_MONTH:g} months {weeks(100 * result.pfs_rate)}%; ORR "
+        f"{orr.successes}/{orr.n} = {100 * orr.proportion:.1f}% (95% CI {100 * orr.lower:.1f}% "
+        f"to {100 * orr.upper:.1f}%)"
+    )
 
 
 def _randomized_trace(scenario, seed: int, replicate: int) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim import records
 from sim.estimates import MEAN, PROPORTION, QUANTILES
-from sim.stats import onesample, survival
+from sim.stats import binomial, onesample, survival
 from sim.units import DAYS_PER_MONTH, DAYS_PER_WEEK
 
 
@@ -295,6 +295,10 @@ def _phase2_metrics(trial: records.TrialRecord, plan: AnalysisPlan) -> list[floa
 
 def reject_h0(data: PfsData, plan: AnalysisPlan) -> bool:
     """The protocol's one-sided test of H0: hazard = the historical control's."""
+    return _p_value(data, plan) <= plan.alpha
+
+
+def _p_value(data: PfsData, plan: AnalysisPlan) -> float:
     events = int(data.events.sum())
     time_at_risk = float(data.times_days.sum())
     if plan.test == "exponential":
@@ -302,4 +306,45 @@ def reject_h0(data: PfsData, plan: AnalysisPlan) -> bool:
     else:
         expected = plan.null_hazard_per_day * time_at_risk
         result = onesample.one_sample_logrank(events, expected, method=plan.logrank_method)
-    return result.p_value <= plan.alpha
+    return result.p_value
+
+
+@dataclass(frozen=True)
+class FinalAnalysis:
+    """One trial's final analysis as its report gives it: the test, the Kaplan-Meier median PFS
+    with its 95% Brookmeyer-Crowley CI (log-log, as R's survfit), the PFS rate, and the ORR with
+    its exact Clopper-Pearson 95% CI. Times in weeks; nan where undefined or not reached."""
+
+    treated: int
+    events: int
+    analysed: bool  # enough patients for the efficacy analysis (phase2.min_patients_for_analysis)
+    p_value: float
+    rejected: bool
+    median_weeks: survival.SurvivalQuantile | None
+    pfs_rate: float
+    responders: int
+    orr: binomial.BinomialCI | None
+
+
+def final_analysis(trial: records.TrialRecord, plan: AnalysisPlan) -> FinalAnalysis:
+    """The analysis of one simulated trial at its final analysis day, with its CIs (for a report
+    of that trial, e.g. `trialsim trace`; the replicate loop reads only the estimates)."""
+    data = cut(trial.patients, trial.analysis_day, plan)
+    treated = len(data.times_days)
+    if not treated:
+        return FinalAnalysis(0, 0, False, math.nan, False, None, math.nan, 0, None)
+    analysed = treated >= plan.min_patients_for_analysis
+    p_value = _p_value(data, plan)
+    curve = survival.kaplan_meier(data.times_days / DAYS_PER_WEEK, data.events)
+    rate = curve.survival_at(plan.pfs_rate_day / DAYS_PER_WEEK)
+    return FinalAnalysis(
+        treated=treated,
+        events=int(data.events.sum()),
+        analysed=analysed,
+        p_value=p_value,
+        rejected=analysed and p_value <= plan.alpha,
+        median_weeks=curve.median(),
+        pfs_rate=float(rate),
+        responders=data.responders,
+        orr=binomial.clopper_pearson(data.responders, treated),
+    )

@@ -80,6 +80,11 @@ def test_trace_writes_one_row_per_event(tmp_path):
     assert {"registration", "treatment_start", "cycle_start", "scan", "final_analysis"} <= kinds
     days = [float(row["day"]) for row in rows]
     assert days == sorted(days)
+    # The trial's own analysis, as its report would state it (sim.analysis.final_analysis).
+    final = rows[-1]["detail"]
+    assert final.startswith("accrual closed: target; 30 treated, 26 events; exponential test p")
+    assert "KM median PFS 27.0 weeks (95% CI 18.0 to 36.0)" in final
+    assert "ORR 0/30 = 0.0% (95% CI 0.0% to 11.6%)" in final  # binom.test(0, 30): 0 to 0.1157
 
 
 def test_validate_prints_the_resolved_scenario():
