@@ -20,6 +20,7 @@ import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim.analysis import metric_slug
+from sim.dosefinding.skeleton import calibrate_skeleton
 from sim.errors import ScenarioError
 from sim.stats import group_sequential as gs
 from sim.toxicity import DLTDefinition, implied_dlt_probabilities, model_from_sections
@@ -27,7 +28,13 @@ from sim.toxicity import DLTDefinition, implied_dlt_probabilities, model_from_se
 BUNDLED_PACKAGE = "sim.scenarios"
 
 Probability = Annotated[float, Field(ge=0, le=1)]
-PositiveNumber = Annotated[float, Field(gt=0)]
+# Bounds a planner never needs to pass, that keep the arithmetic finite: medians, durations and
+# ratios from 1e-6 to 1e6 (a median of a million weeks is none), accrual rates up to 1,000 a month
+# (a patient every 45 minutes), patients up to a million, prior SDs of CRM's b up to 10.
+MAX_ACCRUAL_RATE = 1000.0
+PositiveNumber = Annotated[float, Field(ge=1e-6, le=1e6)]
+AccrualRate = Annotated[float, Field(ge=1e-6, le=MAX_ACCRUAL_RATE)]
+Patients = Annotated[int, Field(ge=1, le=1_000_000)]
 # Shapes far outside oncology's 0.5-3 make times overflow a float (0.001: medians times 1e300).
 WeibullShape = Annotated[float, Field(ge=0.1, le=20)]
 
@@ -45,7 +52,7 @@ class TrialSection(_Section):
 
 class Checkpoint(_Section):
     month: PositiveNumber
-    min_registered: Annotated[int, Field(ge=1)]
+    min_registered: Patients
 
 
 NonNegative = Annotated[float, Field(ge=0)]
@@ -53,12 +60,12 @@ NonNegative = Annotated[float, Field(ge=0)]
 
 class AccrualSection(_Section):
     model: Literal["poisson", "fixed", "piecewise", "sites", "poisson-gamma"] = "poisson"
-    rate_per_month: PositiveNumber | None = None
+    rate_per_month: AccrualRate | None = None
     period_starts_months: list[NonNegative] | None = None
-    period_rates_per_month: list[NonNegative] | None = None
-    site_rates_per_month: list[PositiveNumber] | None = None
-    sites: Annotated[int, Field(ge=1)] | None = None
-    rate_per_site_month: PositiveNumber | None = None
+    period_rates_per_month: list[Annotated[float, Field(ge=0, le=MAX_ACCRUAL_RATE)]] | None = None
+    site_rates_per_month: list[AccrualRate] | None = None
+    sites: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    rate_per_site_month: AccrualRate | None = None
     rate_shape: PositiveNumber | None = None
     site_activation_months: list[NonNegative] | None = None
     activation_window_months: list[NonNegative] | None = None
@@ -90,7 +97,7 @@ class Subgroup(_Section):
 
 class Phase2Section(_Section):
     enabled: bool = True
-    n: Annotated[int, Field(ge=1)]
+    n: Patients
     alpha: Annotated[float, Field(gt=0, lt=1)]
     test: Literal["exponential", "one-sample-logrank"] = "exponential"
     logrank_method: Literal["normal", "exact-poisson"] = "normal"
@@ -120,16 +127,16 @@ class Phase1Section(_Section):
     dlts_from: Literal["true_dlt_probs", "ae_model"] = "true_dlt_probs"
     dose_labels: list[str] | None = None
     start_level: Annotated[int, Field(ge=1)] = 1  # 1-based, as protocols number levels
-    n: Annotated[int, Field(ge=1)] | None = None
+    n: Patients | None = None
     cohort_size: Annotated[int, Field(ge=1)] | None = None
     target_dlt: Annotated[float, Field(gt=0, lt=1)] | None = None
     dlt_window_days: PositiveNumber = 21.0
     dlt_onset: Literal["uniform", "early"] = "uniform"
     skeleton: list[Annotated[float, Field(gt=0, lt=1)]] | None = None
-    indifference_halfwidth: Annotated[float, Field(gt=0, lt=0.5)] | None = None
+    indifference_halfwidth: Annotated[float, Field(ge=0.01, lt=0.5)] | None = None
     prior_mtd_level: Annotated[int, Field(ge=1)] | None = None
     model: Literal["empiric", "logistic"] = "empiric"
-    prior_sd: PositiveNumber = 1.34**0.5
+    prior_sd: Annotated[float, Field(ge=0.01, le=10)] = 1.34**0.5
     tite_weights: Literal["linear", "adaptive"] = "linear"
     crm_estimate: Literal["plugin", "posterior_mean"] = "plugin"
     no_skip_escalation: bool = True
@@ -173,7 +180,7 @@ class RuleSection(_Section):
     action: Literal["hold", "reduce", "discontinue"] = "hold"
     recover_to_grade: Annotated[int, Field(ge=0, le=3)] = 1
     recovery_median_days: PositiveNumber | None = None
-    recovery_shape: PositiveNumber = 1.0
+    recovery_shape: WeibullShape = 1.0
     reduce_from_occurrence: Annotated[int, Field(ge=1)] | None = None
 
 
@@ -226,9 +233,9 @@ class EndpointSection(_Section):
     piecewise_breaks_months: list[PositiveNumber] | None = None
     piecewise_control_medians_months: list[PositiveNumber] | None = None
     alpha: Annotated[float, Field(gt=0, lt=0.5)]  # one-sided, this endpoint's share
-    planned_events: list[Annotated[int, Field(ge=1)]] | None = None
+    planned_events: list[Patients] | None = None
     look_months: list[PositiveNumber] | None = None
-    max_events: Annotated[int, Field(ge=1)] | None = None  # with look_months: full information
+    max_events: Patients | None = None  # with look_months: full information
     efficacy: str = "ld-obrien-fleming"
     efficacy_parameter: float | None = None
     futility: Literal["none", "beta-spending", "fixed"] = "none"
@@ -254,7 +261,7 @@ class EndpointSection(_Section):
 
 
 class RandomizedSection(_Section):
-    n: Annotated[int, Field(ge=2)]
+    n: Annotated[int, Field(ge=2, le=1_000_000)]
     arms: Annotated[list[str], Field(min_length=2)]  # control first
     ratio: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2)] | None = None
     block_sizes: Annotated[list[Annotated[int, Field(ge=2)]], Field(min_length=1)] = [4]
@@ -773,6 +780,17 @@ def _phase1_problem(scenario: Scenario) -> tuple[str, str] | None:
             return "phase1.skeleton", "expected strictly increasing DLT probabilities"
         if phase1.prior_mtd_level is not None and phase1.prior_mtd_level > levels:
             return "phase1.prior_mtd_level", f"expected a level from 1 to {levels}"
+        if phase1.skeleton is None:
+            try:  # the calibration's own conditions (the half-width below the target, ...)
+                calibrate_skeleton(
+                    phase1.target_dlt, phase1.indifference_halfwidth,
+                    (phase1.prior_mtd_level or phase1.start_level) - 1, levels, phase1.model,
+                )
+            except ValueError as error:
+                return "phase1.indifference_halfwidth", (
+                    f"= {phase1.indifference_halfwidth:g} with target_dlt "
+                    f"{phase1.target_dlt:g}: {error}"
+                )
     if not scenario.has_phase2:
         if phase1.true_median_weeks_by_level is None:
             return "phase1.true_median_weeks_by_level", (
@@ -826,6 +844,15 @@ def _accrual_problem(accrual: AccrualSection) -> tuple[str, str] | None:
         if not any(rates):
             return "accrual.period_rates_per_month", "expected at least one rate > 0"
     if sited:
+        if model == "sites":
+            key, total = "site_rates_per_month", sum(accrual.site_rates_per_month)
+        else:
+            key, total = "rate_per_site_month", accrual.sites * accrual.rate_per_site_month
+        if total > MAX_ACCRUAL_RATE:
+            return f"accrual.{key}", (
+                f"adds up to {total:g} a month over the centres: expected at most "
+                f"{MAX_ACCRUAL_RATE:g} (a patient every 45 minutes)"
+            )
         if accrual.site_activation_months is not None and accrual.activation_window_months:
             return "accrual.activation_window_months", (
                 "give site_activation_months or activation_window_months, not both"
@@ -871,6 +898,10 @@ def _toxicity_problem(scenario: Scenario, with_phase1: bool = True) -> tuple[str
         return "toxicity.drug", "expected each drug name once"
     names = ", ".join(f'"{name}"' for name in drugs)
     for index, drug in enumerate(toxicity.drug):
+        if list(drug.dose_levels) != sorted(set(drug.dose_levels)):
+            return f"toxicity.drug[{index}].dose_levels", (
+                f"= {_toml_repr(drug.dose_levels)}: expected increasing doses, the lowest first"
+            )
         if drug.start_level > len(drug.dose_levels):
             return f"toxicity.drug[{index}].start_level", (
                 f"= {drug.start_level} is not allowed: expected a level from 1 to "
@@ -959,6 +990,11 @@ def _randomized_problem(scenario: Scenario) -> tuple[str, str] | None:
         )
     ratio = design.allocation_ratio
     ratio_sum = sum(ratio)
+    if len(set(design.block_sizes)) != len(design.block_sizes):
+        return "randomized.block_sizes", (
+            f"= {_toml_repr(design.block_sizes)}: expected each size once (each block's size is "
+            "drawn from them with equal probability)"
+        )
     for size in design.block_sizes:
         if size % ratio_sum:
             return "randomized.block_sizes", (

@@ -105,7 +105,8 @@ def test_validate_accepts_disabling_a_phase1_the_scenario_does_not_have():
         (("run", "no_such_trial"), "no bundled scenario of that name"),
         (("run", REFERENCE, "--set", "phase2.alpha=2"), "phase2.alpha = 2 is not allowed"),
         (("run", REFERENCE, "--set", "phase2.alpah=0.1"), "did you mean phase2.alpha?"),
-        (("validate", REFERENCE, "--set", "accrual.rate_per_month=-1"), "a number > 0"),
+        (("validate", REFERENCE, "--set", "accrual.rate_per_month=-1"),
+         "a number >= 1e-06 and <= 1000"),
         (("run", REFERENCE, "--reps", "0"), "--reps"),
         (("run", REFERENCE, "--format", "xml"), "--format"),
         (("run", REFERENCE, "--out", "/no/such/folder/x.json"), "does not exist"),
@@ -129,7 +130,7 @@ def test_validate_accepts_disabling_a_phase1_the_scenario_does_not_have():
         (("run", REFERENCE, "--set", "phase1.enabled=false", "--set", "phase2.pfs_model=weibull",
           "--set", "phase2.weibull_shape=0.001"), "expected a number >= 0.1 and <= 20"),
         (("validate", "emilia", "--set", "randomized.pfs.hazard_ratio=0"),
-         "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number > 0"),
+         "randomized.pfs.hazard_ratio = 0 is not allowed: expected a number >= 1e-06"),
         (("validate", "emilia", "--set", 'randomized.arms=["a"]'),
          "expected a list of at least 2, each a string"),
         (("validate", "ruxolitinib_trastuzumab_toxicity", "--set",
@@ -217,6 +218,12 @@ def test_boundaries_print_what_rpact_prints():
          "--parameter 2: --spending ld-pocock takes no parameter"),
         (("--looks", "3", "--futility", "pocock", "--futility-parameter", "2"),
          "--futility-parameter 2: --futility pocock takes no parameter"),
+        # A traceback (exp overflow) and scipy's "x=inf is NaN" before the ranges.
+        (("--looks", "3", "--spending", "hwang-shih-decani", "--parameter", "-1e308"),
+         "--spending hwang-shih-decani --parameter -1e+308: hwang-shih-decani gamma must be in "
+         "[-40, 40]"),
+        (("--looks", "3", "--spending", "wang-tsiatis", "--parameter", "1e308"),
+         "--spending wang-tsiatis --parameter 1e+308: wang-tsiatis delta must be in [-0.5, 1]"),
     ],
 )
 def test_bad_boundaries_input_exits_2(args, expected):

@@ -76,18 +76,22 @@ def test_unknown_section(write):
     ("line", "replacement", "key", "value", "allowed"),
     [
         ("rate_per_month = 2.0", 'rate_per_month = "fast"', "accrual.rate_per_month", '"fast"',
-         "a number > 0"),
+         "a number >= 1e-06 and <= 1000"),
         ("rate_per_month = 2.0", "rate_per_month = -1.0", "accrual.rate_per_month", "-1.0",
-         "a number > 0"),
+         "a number >= 1e-06 and <= 1000"),
+        ("rate_per_month = 2.0", "rate_per_month = 1e308", "accrual.rate_per_month", "1e+308",
+         "a number >= 1e-06 and <= 1000"),
         ("alpha = 0.05", "alpha = 1.5", "phase2.alpha", "1.5", "a number > 0 and < 1"),
         ("alpha = 0.05", "alpha = 0", "phase2.alpha", "0", "a number > 0 and < 1"),
         ("null_median_weeks = 8", "null_median_weeks = 0", "phase2.null_median_weeks", "0",
-         "a number > 0"),
+         "a number >= 1e-06 and <= 1e+06"),
         ("true_median_weeks = 13", "true_median_weeks = -2", "phase2.true_median_weeks", "-2",
-         "a number > 0"),
-        ("n = 20", "n = 0", "phase2.n", "0", "a whole number >= 1"),
-        ("n = 20", "n = 2.5", "phase2.n", "2.5", "a whole number >= 1"),
-        ("n = 20", "n = true", "phase2.n", "true", "a whole number >= 1"),
+         "a number >= 1e-06 and <= 1e+06"),
+        ("true_median_weeks = 13", "true_median_weeks = 1e-308", "phase2.true_median_weeks",
+         "1e-308", "a number >= 1e-06 and <= 1e+06"),
+        ("n = 20", "n = 0", "phase2.n", "0", "a whole number >= 1 and <= 1e+06"),
+        ("n = 20", "n = 2.5", "phase2.n", "2.5", "a whole number >= 1 and <= 1e+06"),
+        ("n = 20", "n = true", "phase2.n", "true", "a whole number >= 1 and <= 1e+06"),
     ],
 )
 def test_wrong_type_or_out_of_range(write, line, replacement, key, value, allowed):
@@ -99,7 +103,7 @@ def test_wrong_type_or_out_of_range(write, line, replacement, key, value, allowe
 def test_missing_required_key(write):
     message = _error(write(MINIMAL.replace("n = 20\n", "")))
     assert "my.toml" in message
-    assert "missing required key phase2.n (a whole number >= 1)" in message
+    assert "missing required key phase2.n (a whole number >= 1 and <= 1e+06)" in message
 
 
 def test_choice_lists_what_is_allowed(write):
@@ -192,6 +196,29 @@ def test_a_haybittle_peto_design_whose_interims_spend_alpha_is_refused_when_load
     assert "randomized.os.efficacy_parameter = 2.4: interim z 2.4 spends 0.0132" in message
     load_scenario("emilia", ['randomized.os.efficacy="haybittle-peto"',
                              "randomized.os.efficacy_parameter=2.6"])
+
+
+@pytest.mark.parametrize(
+    ("source", "overrides", "expected"),
+    [
+        # Each passed validation, then `run` raised a traceback or ran for ever (a fuzzer's finds).
+        ("egf104900", ["randomized.block_sizes=[4, 4]"],
+         "randomized.block_sizes = [4, 4]: expected each size once"),
+        ("ruxolitinib_trastuzumab_toxicity",
+         ["toxicity.drug[0].dose_levels=[25.0, 20.0, 15.0, 10.0]"],
+         "expected increasing doses, the lowest first"),
+        ("ruxolitinib_trastuzumab", ["phase1.target_dlt=0.08"],
+         "phase1.indifference_halfwidth = 0.09 with target_dlt 0.08: halfwidth must be in"),
+        ("ruxolitinib_trastuzumab_observed_accrual",
+         ["accrual.sites=10000", "accrual.rate_per_site_month=1000"],
+         "accrual.rate_per_site_month: adds up to 1e+07 a month over the centres"),
+        ("ruxolitinib_trastuzumab", ["phase1.prior_sd=1e308"],
+         "expected a number >= 0.01 and <= 10"),
+        ("emilia", ["randomized.n=1000000000000000000000000000000"], "and <= 1e+06"),
+    ],
+)
+def test_values_that_would_break_a_run_are_refused_when_loaded(source, overrides, expected):
+    assert expected in _error(source, overrides)
 
 
 def test_set_replaces_a_list_item_named_by_its_index():

@@ -200,7 +200,7 @@ def test_list_values_vary_a_list_key_of_the_bundled_scenario():
         (
             "accrual.rate_per_month=0.6,-1",
             "--vary accrual.rate_per_month=-1: accrual.rate_per_month = -1 is not allowed: "
-            "expected a number > 0",
+            "expected a number >= 1e-06 and <= 1000",
         ),
         ("accrual.rate_per_month=1,1.0", "give the same scenario"),
     ],

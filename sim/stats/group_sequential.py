@@ -110,8 +110,13 @@ class SpendingFunction:
             )
         if needed is None and self.parameter is not None:
             raise RuleParameterError(f"spending family {self.family!r} takes no parameter", None)
-        if self.family == "kim-demets" and not self.parameter > 0:
-            raise ValueError(f"kim-demets rho must be > 0, got {self.parameter}")
+        if self.family == "kim-demets" and not 0 < self.parameter <= 50:
+            raise ValueError(f"kim-demets rho must be in (0, 50], got {self.parameter:g}")
+        # Beyond |gamma| = 40 the curve is a step at t = 0 or 1; far beyond, exp overflows.
+        if self.family == "hwang-shih-decani" and not -40 <= self.parameter <= 40:
+            raise ValueError(
+                f"hwang-shih-decani gamma must be in [-40, 40], got {self.parameter:g}"
+            )
 
     def cumulative(self, fractions: Sequence[float] | np.ndarray, total: float) -> np.ndarray:
         """Cumulative error spent at each information fraction (exactly `total` for t >= 1)."""
@@ -147,6 +152,10 @@ class WangTsiatis:
     """
 
     delta: float
+
+    def __post_init__(self) -> None:
+        if not -0.5 <= self.delta <= 1.0:  # beyond, t^(delta - 1/2) leaves the solver nothing
+            raise ValueError(f"wang-tsiatis delta must be in [-0.5, 1], got {self.delta:g}")
 
     def describe(self) -> str:
         if self.delta == 0.0:
