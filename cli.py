@@ -590,6 +590,8 @@ def predict_accrual(registrations, target, opened, as_of, deadline, site_opened,
     REGISTRATIONS.csv: a header row with a 'date' column (YYYY-MM-DD) and optionally 'site', then
     one row per registration so far.
     """
+    if math.isnan(level):  # click's range lets nan through
+        raise ScenarioError("--level nan: expected a number above 0 and below 1")
     from sim import registrations as planning
 
     opened_date = planning.parse_date(opened, "--opened")
@@ -715,6 +717,11 @@ def boundaries(looks, alpha, spending, parameter, info_fractions, futility, futi
                           ("--futility-parameter", futility_parameter)):
         if value is not None and not math.isfinite(value):
             raise ScenarioError(f"{option} {value}: expected a finite number")
+    if not 0 < alpha < 0.5:
+        raise ScenarioError(f"--alpha {alpha:g}: expected a one-sided alpha above 0 and below 0.5")
+    if futility is not None and not 0 < beta < 1 - alpha:
+        raise ScenarioError(f"--beta {beta:g}: expected a type II error above 0 and below "
+                            f"1 - alpha ({1 - alpha:g})")
     if fractions is not None and not all(math.isfinite(f) for f in fractions):
         raise ScenarioError(f"--info-fractions {info_fractions}: expected finite numbers")
     steps = zip(fractions, fractions[1:], strict=False)

@@ -200,7 +200,7 @@ def test_boundaries_print_what_rpact_prints():
         (("--looks", "3", "--spending", "bogus"), "unknown efficacy boundary 'bogus'"),
         (("--looks", "3", "--info-fractions", "0.5,1"), "expected 3 fractions"),
         (("--looks", "2", "--info-fractions", "0.5,x"), "expected numbers separated by commas"),
-        (("--looks", "2", "--alpha", "0.7"), "one-sided alpha must be in (0, 0.5)"),
+        (("--looks", "2", "--alpha", "0.7"), "--alpha 0.7: expected a one-sided alpha above 0 and below 0.5"),
         (("--looks", "3", "--futility-z", "0,1,2,3"), "one per interim look (2 with --looks 3)"),
         (("--looks", "3", "--futility-z", "nan"), "expected one finite z"),
         (("--looks", "3", "--binding"), "--binding: goes with --futility"),
@@ -218,6 +218,9 @@ def test_boundaries_print_what_rpact_prints():
          "--parameter 2: --spending ld-pocock takes no parameter"),
         (("--looks", "3", "--futility", "pocock", "--futility-parameter", "2"),
          "--futility-parameter 2: --futility pocock takes no parameter"),
+        (("--looks", "3", "--alpha", "-1"),
+         "--alpha -1: expected a one-sided alpha above 0 and below 0.5"),
+        (("--looks", "3", "--futility", "pocock", "--beta", "2"), "--beta 2: expected a type II"),
         # A traceback (exp overflow) and scipy's "x=inf is NaN" before the ranges.
         (("--looks", "3", "--spending", "hwang-shih-decani", "--parameter", "-1e308"),
          "--spending hwang-shih-decani --parameter -1e+308: hwang-shih-decani gamma must be in "

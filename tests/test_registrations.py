@@ -74,6 +74,7 @@ def test_deadline_probability_is_the_predictive_cdf(registrations):
         ("date\n2015-02-01\n", ("--deadline", "2014-01-01"), "before --opened"),
         ("date\n2015-02-01\n", ("--target", "1000000"), "beyond the year 9999"),
         ("date\n2015-02-01\n", ("--target", "1000001"), "is not in the range 1<=x<=1000000"),
+        ("date\n2015-02-01\n", ("--level", "nan"), "--level nan: expected a number above 0"),
     ],
 )
 def test_bad_registrations_exit_2(tmp_path, content, args, expected):
