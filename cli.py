@@ -382,19 +382,21 @@ def sweep(scenario, varies, overrides, reps, seed, workers, store, out, plot):
     """What-if sweep: SCENARIO at every combination of the --vary values.
 
     Every point uses the same seed streams (common random numbers), so differences between points
-    are not Monte Carlo noise. Finished points are stored as they finish: run the same command again
-    to finish an interrupted sweep without recomputing what is done.
+    carry far less Monte Carlo noise than independent runs. Finished points are stored as they
+    finish: run the same command again to finish an interrupted sweep without recomputing what is
+    done.
     """
     from sim import sweep as sweeps
 
     plan = sweeps.plan_sweep(scenario, varies, overrides)
     _check_out(out)
+    _check_out(store, "--store")
     out_format = sweeps.output_format(out) if out else None
-    if plot:
+    if plot is not None:
         from sim import plotting
 
-        plotting.check_plot_target(plot)
         _check_out(plot, "--plot")
+        plotting.check_plot_target(plot)
         first = plan.points[0].scenario
         if first.randomized is not None:
             raise ScenarioError(

@@ -200,7 +200,8 @@ def test_boundaries_print_what_rpact_prints():
         (("--looks", "3", "--spending", "bogus"), "unknown efficacy boundary 'bogus'"),
         (("--looks", "3", "--info-fractions", "0.5,1"), "expected 3 fractions"),
         (("--looks", "2", "--info-fractions", "0.5,x"), "expected numbers separated by commas"),
-        (("--looks", "2", "--alpha", "0.7"), "--alpha 0.7: expected a one-sided alpha above 0 and below 0.5"),
+        (("--looks", "2", "--alpha", "0.7"),
+         "--alpha 0.7: expected a one-sided alpha above 0 and below 0.5"),
         (("--looks", "3", "--futility-z", "0,1,2,3"), "one per interim look (2 with --looks 3)"),
         (("--looks", "3", "--futility-z", "nan"), "expected one finite z"),
         (("--looks", "3", "--binding"), "--binding: goes with --futility"),
@@ -339,6 +340,9 @@ def test_sweep_validates_each_point_with_the_set_and_its_values(tmp_path):
         (("--vary", "accrual.rate_per_mnth=0.4"), "did you mean accrual.rate_per_month?"),
         (("--vary", "accrual.rate_per_month=0.4,-1"), "accrual.rate_per_month = -1"),
         (("--vary", "accrual.rate_per_month="), "--vary accrual.rate_per_month="),
+        # An empty --plot was skipped and an empty --store replaced by the default, silently.
+        (("--vary", "accrual.rate_per_month=0.4", "--plot", ""), "--plot '': expected a file"),
+        (("--vary", "accrual.rate_per_month=0.4", "--store", ""), "--store '': expected a file"),
     ],
 )
 def test_bad_sweep_input_exits_2_and_writes_nothing(tmp_path, args, expected):
