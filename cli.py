@@ -609,10 +609,13 @@ def predict_accrual(registrations, target, opened, as_of, deadline, site_opened,
         None if deadline is None else planning.parse_date(deadline, "--deadline"),
         sites, level,
     )
-    dates = {
-        name: planning.date_after(opened_date, getattr(prediction, f"{name}_day"))
-        for name in ("mean", "median", "lower", "upper")
-    }
+    try:
+        dates = {
+            name: planning.date_after(opened_date, getattr(prediction, f"{name}_day"))
+            for name in ("mean", "median", "lower", "upper")
+        }
+    except ScenarioError as error:
+        raise ScenarioError(f"--target {target}: {error}") from None
     if output_format == "json":
         document = {
             "target": prediction.target,

@@ -72,7 +72,8 @@ def test_deadline_probability_is_the_predictive_cdf(registrations):
          "no opening date for site(s) A"),
         ("date,date\n2015-02-01,2015-02-02\n", (), "names a column twice"),
         ("date\n2015-02-01\n", ("--deadline", "2014-01-01"), "before --opened"),
-        ("date\n2015-02-01\n", ("--target", "1000000"), "beyond the year 9999"),
+        ("date\n2015-02-01\n", ("--target", "1000000"), "--target 1000000: the prediction "
+         "falls beyond the year 9999"),
         ("date\n2015-02-01\n", ("--target", "1000001"), "is not in the range 1<=x<=1000000"),
         ("date\n2015-02-01\n", ("--level", "nan"), "--level nan: expected a number above 0"),
     ],
