@@ -244,12 +244,14 @@ def _phase1_metrics(trial: records.TrialRecord, levels: int) -> list[float]:
         elif patient.phase == 1 and patient.status == records.TREATED:
             treated[patient.level] += 1
             dlts[patient.level] += patient.dlt_day <= trial.analysis_day
-    ended = trial.phase1_end_day if math.isfinite(trial.phase1_end_day) else trial.analysis_day
+    # Phase I ends with its answer, or, cut short, when accrual closed.
+    answered = math.isfinite(trial.phase1_end_day)
+    ended = trial.phase1_end_day if answered else trial.accrual_closed_day
     return [
         *selected,
         *treated,
         *dlts,
-        float(trial.closure_reason == records.CLOSED_TOXICITY),
+        float(answered and trial.selected_level is None),  # its answer: no dose
         sum(treated),
         ended / DAYS_PER_MONTH,
         lost,

@@ -487,7 +487,8 @@ class Course(NamedTuple):
     cycle_days: float
 
     def onset_days(self, model: ToxicityModel) -> list[float]:
-        """The day each cycle's AEs showed; on or after `end_day`: they did not happen."""
+        """The day each cycle's AEs showed; on or after `end_day` they did not happen (except on
+        it when a rule ended treatment then: `grades_by_cycle`)."""
         column = model.n_ae
         return [
             start + row[column] * self.cycle_days
@@ -496,10 +497,13 @@ class Course(NamedTuple):
 
     def grades_by_cycle(self, model: ToxicityModel) -> list[list[int]]:
         """Each cycle's grades per AE type (zeros for AEs that did not happen); cycle 1's decide
-        a DLT."""
+        a DLT. A rule that ended treatment at its AE's onset ends it on that day: those AEs
+        happened."""
         n_ae = model.n_ae
+        end, stopped = self.end_day, self.state.off_treatment
         return [
-            model.grades(row[:n_ae], levels, number) if onset < self.end_day else [0] * n_ae
+            model.grades(row[:n_ae], levels, number)
+            if onset < end or (stopped and onset <= end) else [0] * n_ae
             for number, (row, levels, onset) in enumerate(
                 zip(self.uniform_rows, self.levels, self.onset_days(model), strict=True), start=1
             )

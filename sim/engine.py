@@ -798,6 +798,8 @@ class _TrialRun:
             # "early": density 2(1 - x) on the window, by inversion x = 1 - sqrt(1 - u)
             fraction = 1 - math.sqrt(1 - onset) if phase1.early_onset else onset
             patient.dlt_day = patient.start_day + fraction * phase1.dlt_window_days
+            if patient.dlt_day >= patient.end_day:  # off study by then (death, progression, ...)
+                patient.dlt_day = math.inf
         window_end = patient.start_day + phase1.dlt_window_days
         self.at(min(patient.dlt_day, window_end), lambda _: self.window_complete(patient))
 
@@ -829,8 +831,13 @@ class _TrialRun:
         self.open_windows.remove(patient)
         if self.stage == PHASE1:
             self.phase1_step()
-        elif self.stage == CLOSING_PHASE1:
+        elif self.stage == CLOSING_PHASE1 or self.phase1_answer_pending:
             self.try_close_phase1()
+
+    @property
+    def phase1_answer_pending(self) -> bool:
+        """The design has stopped and waits for open windows, though accrual may have closed."""
+        return bool(self.phase1_stop_reason) and math.isnan(self.phase1_end_day)
 
     def try_close_phase1(self) -> None:
         """Once every phase I window is complete: recommend a dose and open phase II. A stop for
@@ -847,6 +854,8 @@ class _TrialRun:
             chosen = "no dose recommended" if level is None else f"level {level + 1}"
             detail = f"{chosen} ({self.phase1_stop_reason})"
             self.log(self.env.now, 0, "phase1_end", detail)
+        if self.stage == CLOSED:  # accrual closed (a deadline) while the last windows were open:
+            return  # the phase I answer stands, and no phase II opens
         if level is None:
             self.close_accrual(records.CLOSED_TOXICITY)
             return
@@ -874,11 +883,18 @@ class _TrialRun:
         env = self.env
         env.process(self.accrual())
         yield self.accrual_closed
+        # A stopped phase I still answers when its open windows end: not analysed before then.
+        floor = env.now
+        if self.phase1_answer_pending and self.open_windows:
+            window = self.plan.phase1.dlt_window_days
+            floor = max(patient.start_day + window for patient in self.open_windows)
         if self.followed:
             # A trial closed long after its last start is analysed on closing.
-            analysis_day = max(self.last_start_day + self.plan.follow_up_days, env.now)
+            analysis_day = max(self.last_start_day + self.plan.follow_up_days, floor)
             self.nobody_followed = env.event()
             yield env.any_of([env.timeout(analysis_day - env.now), self.nobody_followed])
+        if env.now < floor:
+            yield env.timeout(floor - env.now)
         self.analysis_day = env.now
 
     def run(self) -> records.TrialRecord:

@@ -493,6 +493,19 @@ def test_a_stop_the_end_comes_before_is_no_stop():
     assert_periods(course.periods[0], [(0.0, 10.5, 3), (10.5, 30.0, None)])
 
 
+def test_an_ae_that_ends_treatment_at_its_onset_happened_and_can_be_a_dlt():
+    # Grade-4 AST in cycle 1 stops treatment on its onset day (10.5), and so does grade-4
+    # neutropenia at the lowest level (no level to reduce to). The cycle's grades read 0 because
+    # the course ended on that day, so phase I never saw these DLTs (the AE table did).
+    for assigned, ae in (((3, 0), {"AST": 4}), ((0, 0), {"neutropenia": 4})):
+        rows = [row(**ae)] + [row()] * 5
+        course = run_course(POLICY, assigned, rows, 0.0, 126.0, 21.0)
+        assert course.off_for_toxicity and course.end_day == pytest.approx(10.5)
+        first = course.grades_by_cycle(MODEL)[0]
+        assert first == grades(**ae)
+        assert DLTDefinition().is_dlt(MODEL, first, 1)
+
+
 def test_the_antibody_stops_for_heart_failure_and_the_study_drug_goes_on():
     """The reference trial's patient: antibody stopped after two cycles, study drug on."""
     rows = [row(), row(heart_failure=2)] + [row()] * 4

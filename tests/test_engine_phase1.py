@@ -8,13 +8,14 @@ import pytest
 from exact_designs import exact_three_plus_three
 from scipy import stats
 
-from sim import records
+from sim import analysis, records, runner
 from sim.engine import TrialPlan, simulate_trial
 from sim.rng import replicate_streams
 from sim.runner import compare, run
 from sim.scenario import load_scenario
 
 REFERENCE = "ruxolitinib_trastuzumab"
+MONTH = 365.25 / 12
 NERATINIB = "tdm1_neratinib"
 
 
@@ -75,6 +76,50 @@ def test_each_patients_dlt_follows_the_true_probability_of_its_level():
         se = math.sqrt(p[level] * (1 - p[level]) / len(outcomes))
         assert abs(rate - p[level]) <= 3 * se, (level, rate, len(outcomes))
     assert stats.kstest(onset_fractions, "uniform").pvalue > 1e-3
+
+
+def test_no_dlt_happens_after_a_patient_is_off_study():
+    # Death with a 3-week median: a DLT drawn after the patient's death did not happen (172 such
+    # DLTs in 300 trials were seen by the design and counted before).
+    off = 0
+    for trial in _trials(REFERENCE, ["phase2.death_median_weeks=3"], reps=300, seed=7):
+        for patient in _phase1(trial):
+            ended = min(patient.death_day, patient.progression_day, patient.dropout_day)
+            off += ended < patient.treatment_start_day + 21
+            assert patient.dlt_day == math.inf or patient.dlt_day < ended
+    assert off > 100  # many patients are off study within their window
+
+
+def test_a_deadline_during_the_last_windows_keeps_phase_ones_answer():
+    # Replicate 15: the 10th patient starts on day 288.05 and the design stops (max_n); the
+    # deadline (10 months, day 304.38) comes before the last window ends on day 309.05. The
+    # phase I answer was thrown away (no dose, and a phase I lasting until the final analysis).
+    scenario = load_scenario(REFERENCE, ["accrual.max_months=10"])
+    trial = simulate_trial(TrialPlan.from_scenario(scenario), replicate_streams(1, 15))
+    assert trial.closure_reason == records.CLOSED_DEADLINE
+    assert trial.selected_level == 2 and trial.phase1_end_day == pytest.approx(309.05, abs=0.01)
+    assert trial.accrual_closed_day < trial.phase1_end_day <= trial.analysis_day
+    assert not [p for p in trial.patients if p.in_phase2 and p.phase == 2]
+    values = _metrics(scenario, trial)
+    assert values["p_select_level_3"] == 1.0 and values["p_stop_toxicity"] == 0.0
+    assert values["phase1_duration_months_mean"] == pytest.approx(309.05 / MONTH, abs=1e-3)
+
+
+def test_a_phase_one_cut_short_by_accrual_lasts_until_accrual_closed():
+    # A 2-month deadline closes accrual while the design still wants patients: no dose, and
+    # phase I lasted until then (it counted up to the final analysis, months of follow-up later).
+    scenario = load_scenario(REFERENCE, ["accrual.max_months=2"])
+    for trial in _trials(REFERENCE, ["accrual.max_months=2"], reps=20):
+        assert math.isnan(trial.phase1_end_day) and trial.selected_level is None
+        values = _metrics(scenario, trial)
+        assert values["p_select_level_0"] == 1.0 and values["p_stop_toxicity"] == 0.0
+        assert values["phase1_duration_months_mean"] == pytest.approx(2.0)
+
+
+def _metrics(scenario, trial):
+    names = [name for name, _ in analysis.metric_spec(4, True)]
+    values = analysis.replicate_metrics(trial, runner.analysis_plan(scenario), 4, True)
+    return dict(zip(names, values, strict=True))
 
 
 def test_patients_wait_no_longer_than_allowed_and_the_rest_are_lost():
