@@ -715,6 +715,7 @@ class _TrialRun:
         """Trace each dose modification on the day of the AE that caused it."""
         course, policy = patient.course, self.plan.toxicity.policy
         onsets = course.onset_days(policy.model)
+        end = course.end_day
         for number, decision in course.decisions:
             changes = []
             for drug, action, days, level in zip(
@@ -724,7 +725,11 @@ class _TrialRun:
                 decision.state.levels,
                 strict=True,
             ):
-                if action.value == "hold":
+                if days > 0 and onsets[number - 1] + days > end * (1 + 1e-12):
+                    # Progression, death or the cut came during the hold: the resumption, the
+                    # reduction or the stop after it never happened.
+                    changes.append(f"{drug.name} held until treatment ended on day {end:.1f}")
+                elif action.value == "hold":
                     changes.append(f"{drug.name} held {days:.0f} days, then level {level + 1}")
                 elif action.value == "reduce":
                     changes.append(f"{drug.name} reduced to level {level + 1}")

@@ -376,3 +376,29 @@ def test_exposure_response_moves_only_patients_who_missed_doses(hazard_ratio):
             full_dose += 1
             assert after.latent_progression_day == before.latent_progression_day
     assert moved > 50 and full_dose > 50, (moved, full_dose)
+
+
+def test_the_trace_shows_no_stop_or_resumption_that_the_end_of_treatment_forestalled():
+    # A hold that would end treatment at its 28-day limit (day 38.5), progression seen on day 30:
+    # the trace said "stopped after a 28-day hold" though no stop happened (the record was right).
+    import types
+
+    from test_dose_modification import POLICY, START, recovery_uniform, row
+
+    from sim.dose_modification import run_course
+    from sim.engine import _TrialRun
+
+    logged = []
+    run = types.SimpleNamespace(
+        plan=types.SimpleNamespace(toxicity=types.SimpleNamespace(policy=POLICY)),
+        log=lambda day, patient_id, event, detail: logged.append((day, detail)),
+    )
+    rows = [row(onset=0.5, anaemia=3, recovery=(recovery_uniform(40.0), 0.5))] + [row()] * 5
+    for end_day, expected in (
+        (30.0, "cycle 1: rux held until treatment ended on day 30.0"),
+        (126.0, "cycle 1: rux stopped after a 28-day hold"),
+    ):
+        logged.clear()
+        course = run_course(POLICY, START, rows, 0.0, end_day, 21.0)
+        _TrialRun.log_dose_changes(run, types.SimpleNamespace(course=course, patient_id=1))
+        assert logged == [(10.5, expected)]
