@@ -41,6 +41,9 @@ class PfsData:
     clinical_benefit: int  # responders, or progression-free longer than cbr_min_days
 
 
+_TIME_DECIMALS = 6
+
+
 def cut(patients: tuple[records.PatientRecord, ...], cut_day: float, plan: AnalysisPlan) -> PfsData:
     """PFS of every patient treated by `cut_day`, as known on that day."""
     times, events = [], []
@@ -62,6 +65,11 @@ def cut(patients: tuple[records.PatientRecord, ...], cut_day: float, plan: Analy
                     time = _last_at_or_before(patient.cycle_start_days, last_known)
                 time = (registered if time is None else time) - registered
             event = 0
+        # Days since registration from calendar days carry rounding noise (63 comes out as
+        # 62.999999999999993 or 63.00000000000001): tied scan days would split, an event could
+        # follow a censoring at "the same" time, and the KM curve and CBR would move (R's
+        # survfit merges such near-ties too: timefix). Rounded to a millionth of a day.
+        time = round(time, _TIME_DECIMALS)
         times.append(time)
         events.append(event)
         responded = responded_by(patient, cut_day)
@@ -314,8 +322,9 @@ def _p_value(data: PfsData, plan: AnalysisPlan) -> float:
 @dataclass(frozen=True)
 class FinalAnalysis:
     """One trial's final analysis as its report gives it: the test, the Kaplan-Meier median PFS
-    with its 95% Brookmeyer-Crowley CI (log-log, as R's survfit), the PFS rate, and the ORR with
-    its exact Clopper-Pearson 95% CI. Times in weeks; nan where undefined or not reached."""
+    with its 95% Brookmeyer-Crowley CI (log-log: R's survfit with conf.type = "log-log"), the
+    PFS rate, and the ORR with its exact Clopper-Pearson 95% CI. Times in weeks; nan where
+    undefined or not reached."""
 
     treated: int
     events: int

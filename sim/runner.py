@@ -167,7 +167,11 @@ def reference_figures(scenario: Scenario) -> dict[str, float]:
     figures = {}
     by_level = scenario.has_phase1 and scenario.phase1.true_median_weeks_by_level is not None
     if phase2.pfs_model == "exponential" and not phase2.subgroups and not by_level:
-        figures["textbook_reject_h0"] = rejection_rate(phase2.true_median_weeks)
+        # PFS ends at progression or death: exponential with the two hazards added.
+        pfs_median = phase2.true_median_weeks
+        if phase2.death_median_weeks is not None:
+            pfs_median = 1.0 / (1.0 / pfs_median + 1.0 / phase2.death_median_weeks)
+        figures["textbook_reject_h0"] = rejection_rate(pfs_median)
     if phase2.alt_median_weeks is not None:
         figures["design_power"] = rejection_rate(phase2.alt_median_weeks)
     return figures

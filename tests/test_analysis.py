@@ -30,6 +30,23 @@ def test_progression_before_the_cut_is_an_event_from_registration():
     assert data.times_days.tolist() == [63.0] and data.events.tolist() == [1]
 
 
+def test_times_on_the_same_scan_tie_whatever_the_registration_day():
+    # A progression seen at the 9-week scan of a patient registered on day 1.1 came out as
+    # 62.99999999999999 days, one of a patient registered on day 0.7 as 63.0: the tie split,
+    # and the Kaplan-Meier curve stepped twice (R's survfit merges such times: timefix).
+    patients = [
+        _patient(patient_id=1, registration_day=1.1, treatment_start_day=1.1,
+                 progression_day=1.1 + 63, scan_days=(1.1 + 63,), scan_results=("PD",)),
+        _patient(patient_id=2, registration_day=0.7, treatment_start_day=0.7,
+                 progression_day=0.7 + 63, scan_days=(0.7 + 63,), scan_results=("PD",)),
+        _patient(patient_id=3, registration_day=1.1, treatment_start_day=1.1,
+                 scan_days=(1.1 + 63,), scan_results=("SD",), dropout_day=70.0),
+    ]
+    data = analysis.cut(tuple(patients), 400.0, PLAN_SCANS)
+    assert data.times_days.tolist() == [63.0, 63.0, 63.0]
+    assert data.events.tolist() == [1, 1, 0]
+
+
 def test_progression_after_the_cut_is_not_seen():
     patient = _patient(progression_day=136.0, scan_days=(73.0, 136.0), scan_results=("SD", "PD"),
                        cycle_start_days=(10.0, 31.0, 52.0, 73.0, 94.0, 115.0))

@@ -66,3 +66,23 @@ def test_tests_hold_their_size_under_realistic_censoring():
     logrank = run(_scenario(test="one-sample-logrank", **realistic), REPS, seed=5, workers=2)
     estimate = logrank.metrics["reject_h0"]
     assert estimate.estimate <= 0.05 + 3 * estimate.mc_se
+
+
+def test_the_textbook_reference_adds_the_hazard_of_death():
+    # PFS ends at progression (median 13 weeks) or death (40): exponential with median
+    # 1 / (1/13 + 1/40) = 9.81 weeks; 30 patients followed to an event, so 2 lambda0 T is
+    # chi-square on 60 df scaled by 8 / 9.81 (it was evaluated at 13, 0.852 for a true 0.323).
+    from scipy import stats
+
+    from sim.runner import reference_figures
+
+    scenario = validate_scenario(
+        {"trial": {"name": "death"}, "accrual": {"rate_per_month": 2.0},
+         "phase2": {"n": 30, "alpha": 0.05, "null_median_weeks": 8, "true_median_weeks": 13,
+                    "death_median_weeks": 40, "follow_up_weeks": 0}},
+        "death",
+    )
+    pfs_median = 1 / (1 / 13 + 1 / 40)
+    expected = stats.chi2.sf(stats.chi2.ppf(0.95, 60) * 8 / pfs_median, 60)
+    assert reference_figures(scenario)["textbook_reject_h0"] == pytest.approx(expected, rel=1e-9)
+    assert expected == pytest.approx(0.3228, abs=1e-4)
