@@ -836,7 +836,7 @@ class _TrialRun:
         self.open_windows.remove(patient)
         if self.stage == PHASE1:
             self.phase1_step()
-        elif self.stage == CLOSING_PHASE1 or self.phase1_answer_pending:
+        elif self.phase1_answer_pending:  # closing phase I, or accrual closed meanwhile
             self.try_close_phase1()
 
     @property

@@ -76,12 +76,7 @@ def test_the_textbook_reference_adds_the_hazard_of_death():
 
     from sim.runner import reference_figures
 
-    scenario = validate_scenario(
-        {"trial": {"name": "death"}, "accrual": {"rate_per_month": 2.0},
-         "phase2": {"n": 30, "alpha": 0.05, "null_median_weeks": 8, "true_median_weeks": 13,
-                    "death_median_weeks": 40, "follow_up_weeks": 0}},
-        "death",
-    )
+    scenario = _scenario(death_median_weeks=40)
     pfs_median = 1 / (1 / 13 + 1 / 40)
     expected = stats.chi2.sf(stats.chi2.ppf(0.95, 60) * 8 / pfs_median, 60)
     assert reference_figures(scenario)["textbook_reject_h0"] == pytest.approx(expected, rel=1e-9)

@@ -71,9 +71,7 @@ def _rows(table: RiskTable, ties: Ties):
         return n0, n1, None
     if ties == "breslow":
         return n0, n1, d.astype(float)
-    if ties != "efron":
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    # Expand each event time into its d_j terms l = 0 .. d_j - 1.
+    # Efron: expand each event time into its d_j terms l = 0 .. d_j - 1.
     d1 = table.events_experimental.astype(float)
     per_row = np.repeat(np.arange(d.size), d)
     first = np.concatenate(([0], np.cumsum(d)[:-1]))
