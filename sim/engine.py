@@ -355,7 +355,6 @@ class _Patient:
     end_day = math.inf  # follow-up ends: progression seen, death or dropout
     end_kind = ""
     dlt_day = math.inf
-    ended = False
     phase1_index = -1  # phase I: position in treatment order
     course: Course | None = None  # with an AE model: cycles, AEs and dose changes
     assigned_levels: tuple[int, ...] = ()
@@ -388,7 +387,7 @@ class _Patient:
             )
         # Follow-up that ended by the cut ended by its own day, so every visit laid out happened.
         cycles, scans = self.visits(cut_day, plan)
-        end_kind = self.end_kind if self.ended else ""
+        end_kind = self.end_kind if self.end_day <= cut_day else ""
         if scans:
             seen = records.RESPONSE if self.responder else records.STABLE
             results = (seen,) * len(scans)
@@ -421,7 +420,7 @@ class _Patient:
     def exposure(self, cut_day: float, toxicity: "ToxicityPlan") -> dict:
         """AE grades, dose changes and RDI of the treatment given by `cut_day`."""
         course = self.course
-        if not self.ended:  # still on study at the cut: the same course, stopped there
+        if self.end_day > cut_day:  # still on study at the cut: the same course, stopped there
             if cut_day <= self.start_day:
                 return {}
             course = run_course(
@@ -473,8 +472,7 @@ class _TrialRun:
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
-        self.followed = 0  # treated patients whose follow-up has not ended
-        self.nobody_followed: simpy.Event | None = None
+        self.last_end_day = 0.0  # the last day of anyone's follow-up so far
         self.accrual_closed = self.env.event()
         self.accrual_closed_day = 0.0
         self.closure_reason = ""
@@ -695,8 +693,9 @@ class _TrialRun:
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.
 
-        Nothing is decided at a visit yet, so one timed event ends the follow-up; the visits are
-        laid out when the patient's record is made, up to the data cut (`_Patient.visits`).
+        Nothing is decided at a visit or when follow-up ends, so no event is scheduled: the
+        visits and the end are laid out when the patient's record is made, up to the data cut
+        (`_Patient.visits`), which comes when the last follow-up ends at the latest.
         """
         if self.trace:
             cycles, scans = patient.visits(math.inf, self.plan)
@@ -708,8 +707,8 @@ class _TrialRun:
                 self.log_dose_changes(patient)
             for day in scans:
                 self.log(day, patient.patient_id, "scan", patient.scan_result(day))
-        self.followed += 1
-        self.at(patient.end_day, lambda _: self.finish(patient))
+            self.log_end(patient)
+        self.last_end_day = max(self.last_end_day, patient.end_day)
 
     def log_dose_changes(self, patient: _Patient) -> None:
         """Trace each dose modification on the day of the AE that caused it."""
@@ -744,17 +743,12 @@ class _TrialRun:
         """Call `callback` on `day`: one simpy event, no process."""
         self.env.timeout(day - self.env.now).callbacks.append(callback)
 
-    def finish(self, patient: _Patient) -> None:
-        patient.ended = True
-        if self.trace:
-            detail = ""
-            if patient.end_kind == "progression":
-                on_scan = patient.end_day in patient.visits(math.inf, self.plan)[1]
-                detail = "at scan" if on_scan else "clinical"
-            self.log(patient.end_day, patient.patient_id, patient.end_kind, detail)
-        self.followed -= 1
-        if self.followed == 0 and self.nobody_followed is not None:
-            self.nobody_followed.succeed()
+    def log_end(self, patient: _Patient) -> None:
+        detail = ""
+        if patient.end_kind == "progression":
+            on_scan = patient.end_day in patient.visits(math.inf, self.plan)[1]
+            detail = "at scan" if on_scan else "clinical"
+        self.log(patient.end_day, patient.patient_id, patient.end_kind, detail)
 
     # ------------------------------------------------------------------ phase I
 
@@ -893,21 +887,22 @@ class _TrialRun:
         if self.phase1_answer_pending and self.open_windows:
             window = self.plan.phase1.dlt_window_days
             floor = max(patient.start_day + window for patient in self.open_windows)
-        if self.followed:
-            # A trial closed long after its last start is analysed on closing.
-            analysis_day = max(self.last_start_day + self.plan.follow_up_days, floor)
-            self.nobody_followed = env.event()
-            yield env.any_of([env.timeout(analysis_day - env.now), self.nobody_followed])
-        if env.now < floor:
-            yield env.timeout(floor - env.now)
-        self.analysis_day = env.now
+        analysis_day = floor
+        if self.last_end_day > env.now:
+            # The cut: when the last follow-up ends, or follow_up_days after the last start if
+            # that is sooner (a trial closed long after its last start is analysed on closing).
+            last_followed = min(self.last_start_day + self.plan.follow_up_days, self.last_end_day)
+            analysis_day = max(last_followed, floor)
+        if analysis_day > env.now:
+            yield env.timeout(analysis_day - env.now)
+        self.analysis_day = analysis_day  # not env.now: now + (day - now) may round below day
 
     def run(self) -> records.TrialRecord:
         self.env.run(until=self.env.process(self.controller()))
         if self.trace:
             self.events = [e for e in self.events if e.day <= self.analysis_day]
             for patient in self.patients:
-                if patient.status == records.TREATED and not patient.ended:
+                if patient.status == records.TREATED and patient.end_day > self.analysis_day:
                     self.log(self.analysis_day, patient.patient_id, "censored", "data cut")
             order = {name: rank for rank, name in enumerate(records.EVENT_ORDER)}
             self.events.sort(key=lambda e: (e.day, e.patient_id, order[e.event]))
