@@ -9,8 +9,9 @@ something changes (a patient registers, a DLT occurs, a window completes) it may
   STOP (phase I is over: maximum n reached, too toxic at the lowest level, or the rule has ended);
 - `design.recommend(patients) -> int | None`: the level recommended for phase II (None: none is).
 
-Both are pure functions of the patient list: the design keeps no state between calls, so a design
-object is built once per scenario and shared by every replicate (and every worker).
+Both are pure functions of the patient list: the design keeps no state between calls (at most a
+cache of its own answers), so a design object is built once per scenario and shared by every
+replicate (and every worker).
 
 A patient's window is complete when a DLT was observed or `followed_days` reached the design's
 `dlt_window_days`. For a patient with a DLT, `followed_days` is the day of the window on which the
@@ -27,6 +28,7 @@ complete (None: no dose).
 from __future__ import annotations
 
 import enum
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,11 +64,15 @@ class Decision:
     level: int | None = None  # the level to treat at, for TREAT only
     stop_reason: StopReason | None = None  # for STOP only
 
+    # Decisions are immutable, so one object per answer serves every call (designs are asked
+    # tens of times a replicate).
     @staticmethod
+    @functools.cache
     def treat(level: int) -> Decision:
         return Decision(Action.TREAT, level=level)
 
     @staticmethod
+    @functools.cache
     def stop(reason: StopReason) -> Decision:
         return Decision(Action.STOP, stop_reason=reason)
 

@@ -62,8 +62,7 @@ WEIGHT_SCHEMES = ("linear", "adaptive")
 ESTIMATES = ("plugin", "posterior_mean")
 _GRID_HALF_WIDTH_SDS = 8.0
 _MAX_GRID_STEP = 0.1
-_STOP_MAX_N = Decision.stop(StopReason.MAX_N)
-_STOP_TOO_TOXIC = Decision.stop(StopReason.TOO_TOXIC)
+_MAX_REMEMBERED = 100_000  # complete-data posterior summaries kept (a few hundred bytes each)
 
 
 def _switch_point(dose: float, target: float, model: str, intercept: float) -> float | None:
@@ -179,7 +178,7 @@ class CRM(DoseFindingDesign):
         self._moment_rows = np.vstack(
             [np.ones_like(self._grid), self._grid, self._lowest_above_target]
         )
-        self._treat = [Decision.treat(level) for level in range(self.n_levels)]
+        self._complete_data_summaries: dict[tuple[float, ...], tuple[list, list]] = {}
 
     # -- posterior -------------------------------------------------------------------------------
 
@@ -255,6 +254,29 @@ class CRM(DoseFindingDesign):
             moments = np.dot(self._moment_rows, post).tolist()
         return post, moments
 
+    def _summaries(
+        self,
+        patients: Sequence[TreatedPatient],
+        coefficients: list[float],
+        open_levels: list[int],
+        open_followed: list[float],
+    ) -> tuple[list[float], list[float]]:
+        """(moments, estimates) of the posterior. With no open window weighing in, they depend
+        on the counts alone, which recur across a run's replicates: remembered (a pure cache)."""
+        key = None
+        if not (self.time_to_event and open_levels):
+            key = tuple(coefficients)
+            known = self._complete_data_summaries.get(key)
+            if known is not None:
+                return known
+        post, moments = self._posterior(patients, coefficients, open_levels, open_followed)
+        summaries = moments, self._estimates(post, moments)
+        if key is not None:
+            if len(self._complete_data_summaries) >= _MAX_REMEMBERED:
+                self._complete_data_summaries.clear()
+            self._complete_data_summaries[key] = summaries
+        return summaries
+
     def _estimates(self, post: np.ndarray, moments: list[float]) -> list[float]:
         if self.estimate == "posterior_mean":
             return (np.dot(self._p_table, post) / moments[0]).tolist()
@@ -299,26 +321,26 @@ class CRM(DoseFindingDesign):
     def decide(self, patients: Sequence[TreatedPatient]) -> Decision:
         n = len(patients)
         if n == 0:
-            return self._treat[self.start_level]
+            return Decision.treat(self.start_level)
         coefficients, open_levels, open_followed, n_lowest = self._tally(patients)
-        post = None
+        summaries = None
         if self.safety_threshold is not None and n_lowest >= self.safety_min_n:
-            post, moments = self._posterior(patients, coefficients, open_levels, open_followed)
-            if self._too_toxic(n_lowest, moments):
-                return _STOP_TOO_TOXIC
+            summaries = self._summaries(patients, coefficients, open_levels, open_followed)
+            if self._too_toxic(n_lowest, summaries[0]):
+                return Decision.stop(StopReason.TOO_TOXIC)
         if n >= self.max_n:
-            return _STOP_MAX_N
+            return Decision.stop(StopReason.MAX_N)
         last_level = patients[-1].level
         if n % self.cohort_size:
-            return self._treat[last_level]
+            return Decision.treat(last_level)
         if open_levels and not self.time_to_event:
             return WAIT
-        if post is None:
-            post, moments = self._posterior(patients, coefficients, open_levels, open_followed)
-        level = self._closest(self._estimates(post, moments), range(self.n_levels))
+        if summaries is None:
+            summaries = self._summaries(patients, coefficients, open_levels, open_followed)
+        level = self._closest(summaries[1], range(self.n_levels))
         if self.no_skip_escalation and level > last_level + 1:
             level = last_level + 1
-        return self._treat[level]
+        return Decision.treat(level)
 
     def stop_reason(self, patients: Sequence[TreatedPatient]) -> StopReason | None:
         """As `decide` would stop, without fitting the model unless the safety rule could fire."""
@@ -328,7 +350,7 @@ class CRM(DoseFindingDesign):
             n_lowest = sum(1 for patient in patients if patient.level == 0)
             if n_lowest >= self.safety_min_n:
                 coefficients, open_levels, open_followed, _ = self._tally(patients)
-                _, moments = self._posterior(patients, coefficients, open_levels, open_followed)
+                moments, _ = self._summaries(patients, coefficients, open_levels, open_followed)
                 if self._too_toxic(n_lowest, moments):
                     return StopReason.TOO_TOXIC
         return StopReason.MAX_N if len(patients) >= self.max_n else None
@@ -337,8 +359,8 @@ class CRM(DoseFindingDesign):
         if not patients:
             return None
         coefficients, open_levels, open_followed, n_lowest = self._tally(patients)
-        post, moments = self._posterior(patients, coefficients, open_levels, open_followed)
+        moments, estimates = self._summaries(patients, coefficients, open_levels, open_followed)
         if self._too_toxic(n_lowest, moments):
             return None
         tried = sorted({p.level for p in patients})
-        return self._closest(self._estimates(post, moments), tried)
+        return self._closest(estimates, tried)
