@@ -466,6 +466,7 @@ class _TrialRun:
         # windows' entries are refreshed when the design is asked.
         self.phase1_views: list[TreatedPatient] = []
         self.open_windows: list[_Patient] = []
+        self.phase1_views_day = math.nan  # the day the open windows' views were refreshed
         self.waiting: list[_Patient] = []
         self.toxicity_draws: list[list[float]] = []
         self.ae_chunks: list[np.ndarray] = []
@@ -754,10 +755,12 @@ class _TrialRun:
 
     def phase1_view(self) -> list[TreatedPatient]:
         now, views = self.env.now, self.phase1_views
-        for patient in self.open_windows:
-            views[patient.phase1_index] = TreatedPatient(
-                patient.level, now - patient.start_day, False
-            )
+        if now != self.phase1_views_day:  # else up to date: changes since were made today
+            for patient in self.open_windows:
+                views[patient.phase1_index] = TreatedPatient(
+                    patient.level, now - patient.start_day, False
+                )
+            self.phase1_views_day = now
         return views
 
     def phase1_step(self) -> None:

@@ -63,6 +63,7 @@ ESTIMATES = ("plugin", "posterior_mean")
 _GRID_HALF_WIDTH_SDS = 8.0
 _MAX_GRID_STEP = 0.1
 _MAX_REMEMBERED = 100_000  # complete-data posterior summaries kept (a few hundred bytes each)
+_MAX_REMEMBERED_GRIDS = 10_000  # complete-data posteriors on the grid kept (1.5 kB each)
 
 
 def _switch_point(dose: float, target: float, model: str, intercept: float) -> float | None:
@@ -179,6 +180,7 @@ class CRM(DoseFindingDesign):
             [np.ones_like(self._grid), self._grid, self._lowest_above_target]
         )
         self._complete_data_summaries: dict[tuple[float, ...], tuple[list, list]] = {}
+        self._complete_data_posteriors: dict[tuple[float, ...], np.ndarray] = {}
 
     # -- posterior -------------------------------------------------------------------------------
 
@@ -229,10 +231,18 @@ class CRM(DoseFindingDesign):
     ) -> tuple[np.ndarray, list[float]]:
         """Unnormalised posterior weights on the grid, and their sums: total mass, mass times b,
         mass where the lowest level's DLT probability exceeds the target."""
-        log_post = np.dot(coefficients, self._log_tables)
-        # Log-likelihood and log-prior are <= 0, so exp cannot overflow; only absurdly
-        # conflicting data could underflow every point, handled below.
-        post = np.exp(log_post)
+        # The complete data's part recurs across replicates: remembered (read-only).
+        key = tuple(coefficients)
+        complete = self._complete_data_posteriors.get(key)
+        if complete is None:
+            # Log-likelihood and log-prior are <= 0, so exp cannot overflow; only absurdly
+            # conflicting data could underflow every point, handled below.
+            complete = np.exp(np.dot(coefficients, self._log_tables))
+            complete.flags.writeable = False
+            if len(self._complete_data_posteriors) >= _MAX_REMEMBERED_GRIDS:
+                self._complete_data_posteriors.clear()
+            self._complete_data_posteriors[key] = complete
+        post = complete
         if self.time_to_event and open_levels:
             window = self.dlt_window_days
             if self.weight_scheme == "adaptive":
@@ -243,9 +253,14 @@ class CRM(DoseFindingDesign):
             p_table = self._p_table
             for level, weight in zip(open_levels, weights, strict=True):
                 if weight > 0.0:
-                    post *= 1.0 - weight * p_table[level]  # an open window: 1 - w p
+                    factor = 1.0 - weight * p_table[level]  # an open window: 1 - w p
+                    if post is complete:
+                        post = post * factor
+                    else:
+                        post *= factor
         moments = np.dot(self._moment_rows, post).tolist()
         if not moments[0] > 1e-280:
+            log_post = np.dot(coefficients, self._log_tables)
             log_post -= log_post.max()
             post = np.exp(log_post)
             if self.time_to_event and open_levels:
