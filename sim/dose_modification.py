@@ -178,6 +178,7 @@ class ModificationPolicy:
     daily: tuple = field(init=False, repr=False, compare=False)  # per drug: schedule "daily"
     _quiet_thresholds: dict = field(init=False, repr=False, compare=False)
     _no_holds: tuple = field(init=False, repr=False, compare=False)
+    _fired: dict = field(init=False, repr=False, compare=False)  # grades -> rules per drug
 
     def __post_init__(self) -> None:
         model = self.model
@@ -219,6 +220,7 @@ class ModificationPolicy:
         object.__setattr__(self, "daily", tuple(d.schedule == "daily" for d in model.drugs))
         object.__setattr__(self, "_quiet_thresholds", {})
         object.__setattr__(self, "_no_holds", (0.0,) * len(model.drugs))
+        object.__setattr__(self, "_fired", {})
 
     @property
     def n_drugs(self) -> int:
@@ -269,6 +271,22 @@ class ModificationPolicy:
             self._quiet_thresholds[key] = found
         return found
 
+    def _fired_by_drug(self, grades: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+        """Per drug, the rules that these grades fire, in the order first met (AE order); the
+        same whatever the state, so computed once per combination of grades."""
+        fired = self._fired.get(grades)
+        if fired is None:
+            per_drug = []
+            for handlers in self._rule_for:
+                rules: list[int] = []
+                for a, grade in enumerate(grades):
+                    r = handlers[a][grade]
+                    if r >= 0 and r not in rules:
+                        rules.append(r)
+                per_drug.append(tuple(rules))
+            fired = self._fired[grades] = tuple(per_drug)
+        return fired
+
     def decide(
         self, state: DoseState, grades: Sequence[int], recovery_uniforms: Sequence[float]
     ) -> Decision:
@@ -276,28 +294,25 @@ class ModificationPolicy:
         (one per AE type), from one recovery uniform per drug."""
         if state.off_treatment:
             raise ValueError("treatment has ended; there is no next cycle to decide")
+        fired_by_drug = self._fired_by_drug(tuple(grades))
+        state_levels = state.levels
+        acting = zip(fired_by_drug, state_levels, strict=True)
+        if not any(rules and level is not None for rules, level in acting):
+            # no rule fires, or only rules for drugs already stopped: nothing changes
+            return Decision(self._quiet_actions(state_levels), self._no_holds, (), state)
         drugs = self.model.drugs
-        if not any(map(operator.ge, grades, self.first_trigger)):  # most cycles: nothing to do
-            return Decision(self._quiet_actions(state.levels), self._no_holds, (), state)
         n_drugs = len(drugs)
-        levels = list(state.levels)
+        levels = list(state_levels)
         reductions = list(state.reductions)
         occurrences = list(state.occurrences)
-        actions = list(self._quiet_actions(state.levels))
+        actions = list(self._quiet_actions(state_levels))
         hold_days = [0.0] * n_drugs
         fired_all: list[int] = []
-        for d, drug in enumerate(drugs):
-            if levels[d] is None:
+        stopped: list[int] = []
+        for d, fired in enumerate(fired_by_drug):
+            if not fired or levels[d] is None:
                 continue
-            handlers = self._rule_for[d]
-            fired = []
-            for a, grade in enumerate(grades):
-                if grade:
-                    r = handlers[a][grade]
-                    if r >= 0 and r not in fired:
-                        fired.append(r)
-            if not fired:
-                continue
+            drug = drugs[d]
             fired_all.extend(fired)
             days = 0.0
             discontinue = reduce = False
@@ -314,13 +329,16 @@ class ModificationPolicy:
                         reduce = reduce or occurrences[r] >= rule.reduce_from_occurrence
             if discontinue:
                 actions[d], levels[d] = DrugAction.DISCONTINUE, None
+                stopped.append(d)
                 continue
             if days > drug.max_hold_days:  # held up to the limit, then stopped
                 actions[d], levels[d] = DrugAction.DISCONTINUE, None
                 hold_days[d] = drug.max_hold_days
+                stopped.append(d)
                 continue
             if reduce and (levels[d] == 0 or reductions[d] >= drug.reductions_allowed):
                 actions[d], levels[d] = DrugAction.DISCONTINUE, None  # below lowest / too many
+                stopped.append(d)
                 continue
             if reduce:
                 levels[d] -= 1
@@ -330,10 +348,11 @@ class ModificationPolicy:
                 actions[d] = DrugAction.HOLD
             else:
                 actions[d] = DrugAction.REDUCE if reduce else DrugAction.CONTINUE
-        stopped = [d for d in range(n_drugs) if actions[d] is DrugAction.DISCONTINUE]
-        ended_by = [d for d in stopped if drugs[d].required]
-        off = bool(ended_by) or all(level is None for level in levels)
         off_after = 0.0
+        off = False
+        if stopped:
+            ended_by = [d for d in stopped if drugs[d].required]
+            off = bool(ended_by) or all(level is None for level in levels)
         if off:
             # Treatment ends with the first reason to end it; the drugs still going are taken
             # (or held, or resumed) as decided until then, and stop with it.
@@ -352,9 +371,9 @@ class ModificationPolicy:
             state.holds + (max(hold_days) > 0),
             off,
         )
-        return Decision(
-            tuple(actions), tuple(hold_days), tuple(sorted(set(fired_all))), new_state, off_after
-        )
+        if len(fired_all) > 1:
+            fired_all.sort()  # a rule belongs to one drug: no duplicates across drugs
+        return Decision(tuple(actions), tuple(hold_days), tuple(fired_all), new_state, off_after)
 
 
 def _matches(selector: str, name: str, haematologic: bool, attributed_to_drug: bool) -> bool:
@@ -571,6 +590,7 @@ def run_course(
         raise ValueError(f"{len(rows)} rows of uniforms: too few for the days to {end_day}")
     state = policy.start(assigned_levels)
     daily = policy.daily
+    thresholds = model.thresholds
     highest = [0] * n_ae  # from cycles graded one by one
     minima: dict = {}  # levels -> each AE's smallest uniform in uneventful cycles at them
     periods: list[list[DosePeriod]] = [[] for _ in range(n_drugs)]
@@ -602,23 +622,29 @@ def run_course(
             while event < happen and not any(map(lt, rows[event], quiet)):
                 event += 1
         if event > row:  # uneventful cycles, back to back at the same levels
-            _add_minima(minima, highest, model, rows, row, event, levels)
+            if row + 1 < cycle_rows:
+                _add_minima(minima, highest, model, rows, row, event, levels)
+            else:  # each AE's smallest uniform (map stops at the shortest: the AE columns)
+                smallest = minima.get(levels, rows[row][:n_ae])
+                minima[levels] = list(map(min, smallest, *rows[row:event]))
             n = event - row
             starts.extend([day + i * cycle_days for i in range(n)])
             levels_given.extend([levels] * n)
-            _record_quiet(periods, daily, levels, day, day + n * cycle_days, end_day)
+            _record_quiet(periods, levels, day, day + n * cycle_days, end_day)
             day += n * cycle_days
             row = event
         if event == happen:
             if happen < given:  # the last cycle, whose AEs would show after the end
                 starts.append(day)
                 levels_given.append(levels)
-                _record_quiet(periods, daily, levels, day, day + cycle_days, end_day)
+                _record_quiet(periods, levels, day, day + cycle_days, end_day)
                 row += 1
             break
         values = rows[row]
-        grades = model.grades(values[:n_ae], levels, row + 1)
-        _raise_to(highest, grades)
+        grades = _grade(values, thresholds(levels, row + 1))
+        for a, grade in enumerate(grades):
+            if grade > highest[a]:
+                highest[a] = grade
         onset = day + values[n_ae] * cycle_days
         due = day + cycle_days
         starts.append(day)
@@ -626,7 +652,7 @@ def run_course(
         decision = policy.decide(state, grades, values[n_ae + 1 :])
         row += 1
         if not decision.fired:  # a handled grade, but for a drug already stopped
-            _record_quiet(periods, daily, levels, day, due, end_day)
+            _record_quiet(periods, levels, day, due, end_day)
             day = due
             continue
         decisions.append((row, decision))
@@ -651,7 +677,9 @@ def run_course(
             break
         day = next_day
     for levels, smallest in minima.items():
-        _raise_to(highest, model.grades(smallest, levels, cycle_rows))
+        for a, grade in enumerate(_grade(smallest, thresholds(levels, cycle_rows))):
+            if grade > highest[a]:
+                highest[a] = grade
     return Course(
         tuple(starts),
         tuple(levels_given),
@@ -663,6 +691,15 @@ def run_course(
         tuple(rows[: len(starts)]),
         cycle_days,
     )
+
+
+def _grade(uniforms: Sequence[float], table: Sequence[tuple[float, ...]]) -> list[int]:
+    """`ToxicityModel.grades` given its thresholds: one grade per row of `table` (extra uniforms,
+    a cycle's onset and recovery columns, are ignored). Python floats only."""
+    return [
+        (u < t1) + (u < t2) + (u < t3) + (u < t4)
+        for u, (t1, t2, t3, t4) in zip(uniforms, table, strict=False)
+    ]
 
 
 def _raise_to(highest: list[int], grades: list[int]) -> None:
@@ -689,18 +726,12 @@ def _add_minima(
         _raise_to(highest, model.grades(rows[row][:n_ae], levels, row + 1))
         row += 1
     if row < stop:
-        smallest = minima.get(levels)
-        block = rows[row:stop]
-        if smallest is None:
-            first_row = block[0][:n_ae]
-            minima[levels] = list(map(min, first_row, *block[1:])) if len(block) > 1 else first_row
-        else:
-            minima[levels] = list(map(min, smallest, *block))
+        smallest = minima.get(levels, rows[row][:n_ae])
+        minima[levels] = list(map(min, smallest, *rows[row:stop]))
 
 
 def _record_quiet(
     periods: list[list[DosePeriod]],
-    daily: tuple[bool, ...],
     levels: tuple[int | None, ...],
     day: float,
     until: float,
