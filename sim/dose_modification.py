@@ -490,9 +490,10 @@ class Course(NamedTuple):
     Per cycle given: its start day and the levels given. `highest_grades`: per AE type, the
     highest grade over the course (the trial's AE table). `decisions`: (cycle number, decision)
     for the cycles in which a rule fired. `periods`: per drug, the dose history
-    `relative_dose_intensity` reads. `uniform_rows`: the rows used, from which `onset_days` and
-    `grades_by_cycle` give each cycle's details (the fast path of `run_course` does not keep
-    them). `cycle_days`: the cycle length the course was run with.
+    `relative_dose_intensity` reads. `uniform_rows`: the rows used (an array when `run_course`
+    was given one: one object for the garbage collector to track, not a list per row), from which
+    `onset_days` and `grades_by_cycle` give each cycle's details. `cycle_days`: the cycle length
+    the course was run with.
     """
 
     cycle_start_days: tuple[float, ...]
@@ -502,8 +503,12 @@ class Course(NamedTuple):
     periods: tuple[tuple[DosePeriod, ...], ...]
     end_day: float  # treatment ended: the engine's end day, or earlier if a rule ended it
     state: DoseState
-    uniform_rows: tuple[Sequence[float], ...]
+    uniform_rows: tuple[Sequence[float], ...] | np.ndarray
     cycle_days: float
+
+    def _rows(self) -> list:
+        rows = self.uniform_rows
+        return rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
 
     def onset_days(self, model: ToxicityModel) -> list[float]:
         """The day each cycle's AEs showed; on or after `end_day` they did not happen (except on
@@ -511,7 +516,7 @@ class Course(NamedTuple):
         column = model.n_ae
         return [
             start + row[column] * self.cycle_days
-            for start, row in zip(self.cycle_start_days, self.uniform_rows, strict=True)
+            for start, row in zip(self.cycle_start_days, self._rows(), strict=True)
         ]
 
     def grades_by_cycle(self, model: ToxicityModel) -> list[list[int]]:
@@ -524,7 +529,7 @@ class Course(NamedTuple):
             model.grades(row[:n_ae], levels, number)
             if onset < end or (stopped and onset <= end) else [0] * n_ae
             for number, (row, levels, onset) in enumerate(
-                zip(self.uniform_rows, self.levels, self.onset_days(model), strict=True), start=1
+                zip(self._rows(), self.levels, self.onset_days(model), strict=True), start=1
             )
         ]
 
@@ -532,12 +537,16 @@ class Course(NamedTuple):
     def held(self) -> bool:
         """Some dose was held (a hold that began before treatment ended; a day-1 drug's hold
         that is over before its next dose is due holds no dose and does not count)."""
+        if not self.decisions:  # most courses: every dose as assigned
+            return False
         return any(p.level is None for drug in self.periods for p in drug)
 
     @property
     def reduced(self) -> bool:
         """Some drug was given below its assigned level (a reduction decided but never given,
         because treatment ended during the hold, does not count)."""
+        if not self.decisions:
+            return False
         assigned = self.state.assigned
         return any(
             p.level is not None and p.level < assigned[d]
@@ -688,7 +697,7 @@ def run_course(
         tuple(map(tuple, periods)),
         ended,
         state,
-        tuple(rows[: len(starts)]),
+        uniforms[: len(starts)] if isinstance(uniforms, np.ndarray) else tuple(rows[: len(starts)]),
         cycle_days,
     )
 
