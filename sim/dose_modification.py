@@ -171,7 +171,7 @@ class ModificationPolicy:
     # _rule_for[d][a][g]: the index of the first rule for drug d handling AE a at grade g, or -1.
     _rule_for: tuple = field(init=False, repr=False, compare=False)
     # first_trigger[a]: the lowest grade of AE a that any rule handles (5: none). Most cycles
-    # have no AE that high, and `decide` then answers at once.
+    # have no AE that high, and `run_course` settles them without asking `decide`.
     first_trigger: tuple = field(init=False, repr=False, compare=False)
     _quiet: dict = field(init=False, repr=False, compare=False)  # actions when nothing happens
     _starts: dict = field(init=False, repr=False, compare=False)
@@ -631,11 +631,7 @@ def run_course(
             while event < happen and not any(map(lt, rows[event], quiet)):
                 event += 1
         if event > row:  # uneventful cycles, back to back at the same levels
-            if row + 1 < cycle_rows:
-                _add_minima(minima, highest, model, rows, row, event, levels)
-            else:  # each AE's smallest uniform (map stops at the shortest: the AE columns)
-                smallest = minima.get(levels, rows[row][:n_ae])
-                minima[levels] = list(map(min, smallest, *rows[row:event]))
+            _add_minima(minima, highest, model, rows, row, event, levels)
             n = event - row
             starts.extend([day + i * cycle_days for i in range(n)])
             levels_given.extend([levels] * n)
@@ -651,9 +647,7 @@ def run_course(
             break
         values = rows[row]
         grades = _grade(values, thresholds(levels, row + 1))
-        for a, grade in enumerate(grades):
-            if grade > highest[a]:
-                highest[a] = grade
+        _raise_to(highest, grades)
         onset = day + values[n_ae] * cycle_days
         due = day + cycle_days
         starts.append(day)
@@ -686,9 +680,7 @@ def run_course(
             break
         day = next_day
     for levels, smallest in minima.items():
-        for a, grade in enumerate(_grade(smallest, thresholds(levels, cycle_rows))):
-            if grade > highest[a]:
-                highest[a] = grade
+        _raise_to(highest, _grade(smallest, thresholds(levels, cycle_rows)))
     return Course(
         tuple(starts),
         tuple(levels_given),
@@ -734,7 +726,7 @@ def _add_minima(
     while row < stop and row + 1 < model.cycle_rows:
         _raise_to(highest, model.grades(rows[row][:n_ae], levels, row + 1))
         row += 1
-    if row < stop:
+    if row < stop:  # (map stops at the shortest argument: the AE columns)
         smallest = minima.get(levels, rows[row][:n_ae])
         minima[levels] = list(map(min, smallest, *rows[row:stop]))
 
