@@ -171,13 +171,14 @@ class ModificationPolicy:
     # _rule_for[d][a][g]: the index of the first rule for drug d handling AE a at grade g, or -1.
     _rule_for: tuple = field(init=False, repr=False, compare=False)
     # first_trigger[a]: the lowest grade of AE a that any rule handles (5: none). Most cycles
-    # have no AE that high, and `decide` then answers at once.
+    # have no AE that high, and `run_course` settles them without asking `decide`.
     first_trigger: tuple = field(init=False, repr=False, compare=False)
     _quiet: dict = field(init=False, repr=False, compare=False)  # actions when nothing happens
     _starts: dict = field(init=False, repr=False, compare=False)
     daily: tuple = field(init=False, repr=False, compare=False)  # per drug: schedule "daily"
     _quiet_thresholds: dict = field(init=False, repr=False, compare=False)
     _no_holds: tuple = field(init=False, repr=False, compare=False)
+    _fired: dict = field(init=False, repr=False, compare=False)  # grades -> rules per drug
 
     def __post_init__(self) -> None:
         model = self.model
@@ -219,6 +220,7 @@ class ModificationPolicy:
         object.__setattr__(self, "daily", tuple(d.schedule == "daily" for d in model.drugs))
         object.__setattr__(self, "_quiet_thresholds", {})
         object.__setattr__(self, "_no_holds", (0.0,) * len(model.drugs))
+        object.__setattr__(self, "_fired", {})
 
     @property
     def n_drugs(self) -> int:
@@ -269,6 +271,22 @@ class ModificationPolicy:
             self._quiet_thresholds[key] = found
         return found
 
+    def _fired_by_drug(self, grades: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+        """Per drug, the rules that these grades fire, in the order first met (AE order); the
+        same whatever the state, so computed once per combination of grades."""
+        fired = self._fired.get(grades)
+        if fired is None:
+            per_drug = []
+            for handlers in self._rule_for:
+                rules: list[int] = []
+                for a, grade in enumerate(grades):
+                    r = handlers[a][grade]
+                    if r >= 0 and r not in rules:
+                        rules.append(r)
+                per_drug.append(tuple(rules))
+            fired = self._fired[grades] = tuple(per_drug)
+        return fired
+
     def decide(
         self, state: DoseState, grades: Sequence[int], recovery_uniforms: Sequence[float]
     ) -> Decision:
@@ -276,28 +294,25 @@ class ModificationPolicy:
         (one per AE type), from one recovery uniform per drug."""
         if state.off_treatment:
             raise ValueError("treatment has ended; there is no next cycle to decide")
+        fired_by_drug = self._fired_by_drug(tuple(grades))
+        state_levels = state.levels
+        acting = zip(fired_by_drug, state_levels, strict=True)
+        if not any(rules and level is not None for rules, level in acting):
+            # no rule fires, or only rules for drugs already stopped: nothing changes
+            return Decision(self._quiet_actions(state_levels), self._no_holds, (), state)
         drugs = self.model.drugs
-        if not any(map(operator.ge, grades, self.first_trigger)):  # most cycles: nothing to do
-            return Decision(self._quiet_actions(state.levels), self._no_holds, (), state)
         n_drugs = len(drugs)
-        levels = list(state.levels)
+        levels = list(state_levels)
         reductions = list(state.reductions)
         occurrences = list(state.occurrences)
-        actions = list(self._quiet_actions(state.levels))
+        actions = list(self._quiet_actions(state_levels))
         hold_days = [0.0] * n_drugs
         fired_all: list[int] = []
-        for d, drug in enumerate(drugs):
-            if levels[d] is None:
+        stopped: list[int] = []
+        for d, fired in enumerate(fired_by_drug):
+            if not fired or levels[d] is None:
                 continue
-            handlers = self._rule_for[d]
-            fired = []
-            for a, grade in enumerate(grades):
-                if grade:
-                    r = handlers[a][grade]
-                    if r >= 0 and r not in fired:
-                        fired.append(r)
-            if not fired:
-                continue
+            drug = drugs[d]
             fired_all.extend(fired)
             days = 0.0
             discontinue = reduce = False
@@ -314,13 +329,16 @@ class ModificationPolicy:
                         reduce = reduce or occurrences[r] >= rule.reduce_from_occurrence
             if discontinue:
                 actions[d], levels[d] = DrugAction.DISCONTINUE, None
+                stopped.append(d)
                 continue
             if days > drug.max_hold_days:  # held up to the limit, then stopped
                 actions[d], levels[d] = DrugAction.DISCONTINUE, None
                 hold_days[d] = drug.max_hold_days
+                stopped.append(d)
                 continue
             if reduce and (levels[d] == 0 or reductions[d] >= drug.reductions_allowed):
                 actions[d], levels[d] = DrugAction.DISCONTINUE, None  # below lowest / too many
+                stopped.append(d)
                 continue
             if reduce:
                 levels[d] -= 1
@@ -330,10 +348,11 @@ class ModificationPolicy:
                 actions[d] = DrugAction.HOLD
             else:
                 actions[d] = DrugAction.REDUCE if reduce else DrugAction.CONTINUE
-        stopped = [d for d in range(n_drugs) if actions[d] is DrugAction.DISCONTINUE]
-        ended_by = [d for d in stopped if drugs[d].required]
-        off = bool(ended_by) or all(level is None for level in levels)
         off_after = 0.0
+        off = False
+        if stopped:
+            ended_by = [d for d in stopped if drugs[d].required]
+            off = bool(ended_by) or all(level is None for level in levels)
         if off:
             # Treatment ends with the first reason to end it; the drugs still going are taken
             # (or held, or resumed) as decided until then, and stop with it.
@@ -352,9 +371,9 @@ class ModificationPolicy:
             state.holds + (max(hold_days) > 0),
             off,
         )
-        return Decision(
-            tuple(actions), tuple(hold_days), tuple(sorted(set(fired_all))), new_state, off_after
-        )
+        if len(fired_all) > 1:
+            fired_all.sort()  # a rule belongs to one drug: no duplicates across drugs
+        return Decision(tuple(actions), tuple(hold_days), tuple(fired_all), new_state, off_after)
 
 
 def _matches(selector: str, name: str, haematologic: bool, attributed_to_drug: bool) -> bool:
@@ -471,9 +490,10 @@ class Course(NamedTuple):
     Per cycle given: its start day and the levels given. `highest_grades`: per AE type, the
     highest grade over the course (the trial's AE table). `decisions`: (cycle number, decision)
     for the cycles in which a rule fired. `periods`: per drug, the dose history
-    `relative_dose_intensity` reads. `uniform_rows`: the rows used, from which `onset_days` and
-    `grades_by_cycle` give each cycle's details (the fast path of `run_course` does not keep
-    them). `cycle_days`: the cycle length the course was run with.
+    `relative_dose_intensity` reads. `uniform_rows`: the rows used (an array when `run_course`
+    was given one: one object for the garbage collector to track, not a list per row), from which
+    `onset_days` and `grades_by_cycle` give each cycle's details. `cycle_days`: the cycle length
+    the course was run with.
     """
 
     cycle_start_days: tuple[float, ...]
@@ -483,8 +503,12 @@ class Course(NamedTuple):
     periods: tuple[tuple[DosePeriod, ...], ...]
     end_day: float  # treatment ended: the engine's end day, or earlier if a rule ended it
     state: DoseState
-    uniform_rows: tuple[Sequence[float], ...]
+    uniform_rows: tuple[Sequence[float], ...] | np.ndarray
     cycle_days: float
+
+    def _rows(self) -> list:
+        rows = self.uniform_rows
+        return rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
 
     def onset_days(self, model: ToxicityModel) -> list[float]:
         """The day each cycle's AEs showed; on or after `end_day` they did not happen (except on
@@ -492,7 +516,7 @@ class Course(NamedTuple):
         column = model.n_ae
         return [
             start + row[column] * self.cycle_days
-            for start, row in zip(self.cycle_start_days, self.uniform_rows, strict=True)
+            for start, row in zip(self.cycle_start_days, self._rows(), strict=True)
         ]
 
     def grades_by_cycle(self, model: ToxicityModel) -> list[list[int]]:
@@ -505,7 +529,7 @@ class Course(NamedTuple):
             model.grades(row[:n_ae], levels, number)
             if onset < end or (stopped and onset <= end) else [0] * n_ae
             for number, (row, levels, onset) in enumerate(
-                zip(self.uniform_rows, self.levels, self.onset_days(model), strict=True), start=1
+                zip(self._rows(), self.levels, self.onset_days(model), strict=True), start=1
             )
         ]
 
@@ -513,12 +537,16 @@ class Course(NamedTuple):
     def held(self) -> bool:
         """Some dose was held (a hold that began before treatment ended; a day-1 drug's hold
         that is over before its next dose is due holds no dose and does not count)."""
+        if not self.decisions:  # most courses: every dose as assigned
+            return False
         return any(p.level is None for drug in self.periods for p in drug)
 
     @property
     def reduced(self) -> bool:
         """Some drug was given below its assigned level (a reduction decided but never given,
         because treatment ended during the hold, does not count)."""
+        if not self.decisions:
+            return False
         assigned = self.state.assigned
         return any(
             p.level is not None and p.level < assigned[d]
@@ -571,6 +599,7 @@ def run_course(
         raise ValueError(f"{len(rows)} rows of uniforms: too few for the days to {end_day}")
     state = policy.start(assigned_levels)
     daily = policy.daily
+    thresholds = model.thresholds
     highest = [0] * n_ae  # from cycles graded one by one
     minima: dict = {}  # levels -> each AE's smallest uniform in uneventful cycles at them
     periods: list[list[DosePeriod]] = [[] for _ in range(n_drugs)]
@@ -606,18 +635,18 @@ def run_course(
             n = event - row
             starts.extend([day + i * cycle_days for i in range(n)])
             levels_given.extend([levels] * n)
-            _record_quiet(periods, daily, levels, day, day + n * cycle_days, end_day)
+            _record_quiet(periods, levels, day, day + n * cycle_days, end_day)
             day += n * cycle_days
             row = event
         if event == happen:
             if happen < given:  # the last cycle, whose AEs would show after the end
                 starts.append(day)
                 levels_given.append(levels)
-                _record_quiet(periods, daily, levels, day, day + cycle_days, end_day)
+                _record_quiet(periods, levels, day, day + cycle_days, end_day)
                 row += 1
             break
         values = rows[row]
-        grades = model.grades(values[:n_ae], levels, row + 1)
+        grades = _grade(values, thresholds(levels, row + 1))
         _raise_to(highest, grades)
         onset = day + values[n_ae] * cycle_days
         due = day + cycle_days
@@ -626,7 +655,7 @@ def run_course(
         decision = policy.decide(state, grades, values[n_ae + 1 :])
         row += 1
         if not decision.fired:  # a handled grade, but for a drug already stopped
-            _record_quiet(periods, daily, levels, day, due, end_day)
+            _record_quiet(periods, levels, day, due, end_day)
             day = due
             continue
         decisions.append((row, decision))
@@ -651,7 +680,7 @@ def run_course(
             break
         day = next_day
     for levels, smallest in minima.items():
-        _raise_to(highest, model.grades(smallest, levels, cycle_rows))
+        _raise_to(highest, _grade(smallest, thresholds(levels, cycle_rows)))
     return Course(
         tuple(starts),
         tuple(levels_given),
@@ -660,9 +689,18 @@ def run_course(
         tuple(map(tuple, periods)),
         ended,
         state,
-        tuple(rows[: len(starts)]),
+        uniforms[: len(starts)] if isinstance(uniforms, np.ndarray) else tuple(rows[: len(starts)]),
         cycle_days,
     )
+
+
+def _grade(uniforms: Sequence[float], table: Sequence[tuple[float, ...]]) -> list[int]:
+    """`ToxicityModel.grades` given its thresholds: one grade per row of `table` (extra uniforms,
+    a cycle's onset and recovery columns, are ignored). Python floats only."""
+    return [
+        (u < t1) + (u < t2) + (u < t3) + (u < t4)
+        for u, (t1, t2, t3, t4) in zip(uniforms, table, strict=False)
+    ]
 
 
 def _raise_to(highest: list[int], grades: list[int]) -> None:
@@ -688,19 +726,13 @@ def _add_minima(
     while row < stop and row + 1 < model.cycle_rows:
         _raise_to(highest, model.grades(rows[row][:n_ae], levels, row + 1))
         row += 1
-    if row < stop:
-        smallest = minima.get(levels)
-        block = rows[row:stop]
-        if smallest is None:
-            first_row = block[0][:n_ae]
-            minima[levels] = list(map(min, first_row, *block[1:])) if len(block) > 1 else first_row
-        else:
-            minima[levels] = list(map(min, smallest, *block))
+    if row < stop:  # (map stops at the shortest argument: the AE columns)
+        smallest = minima.get(levels, rows[row][:n_ae])
+        minima[levels] = list(map(min, smallest, *rows[row:stop]))
 
 
 def _record_quiet(
     periods: list[list[DosePeriod]],
-    daily: tuple[bool, ...],
     levels: tuple[int | None, ...],
     day: float,
     until: float,

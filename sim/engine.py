@@ -367,11 +367,13 @@ class _Patient:
 
     def visits(self, until_day: float, plan: "TrialPlan") -> tuple[tuple[float, ...], ...]:
         """(cycle start days, scan days) of this patient's follow-up up to `until_day`."""
-        cycles, scans = visit_schedule(
-            self.start_day, self.end_day, plan.cycle_days, plan.scan_interval_days, until_day
-        )
         if self.course is not None:  # holds delay cycles; scans keep their calendar
             cycles = [day for day in self.course.cycle_start_days if day <= until_day]
+            scans = scan_schedule(self.start_day, self.end_day, plan.scan_interval_days, until_day)
+        else:
+            cycles, scans = visit_schedule(
+                self.start_day, self.end_day, plan.cycle_days, plan.scan_interval_days, until_day
+            )
         return tuple(cycles), tuple(scans)
 
     def scan_result(self, day: float) -> str:
@@ -921,6 +923,14 @@ class _TrialRun:
             phase1_end_day=self.phase1_end_day,
         )
 
+    def release(self) -> None:
+        """Free this replicate's objects now. The environment's pending events hold callbacks into
+        this run (and so its patients and their courses): left as they are, they are a reference
+        cycle that only the cyclic garbage collector frees, and its passes over a replicate's
+        objects cost 5-15% of the replicate's time (the most with an AE model)."""
+        self.env._queue.clear()  # simpy's pending events: the run is over, none will happen
+        self.__dict__.clear()
+
 
 def visit_schedule(
     start_day: float,
@@ -943,6 +953,13 @@ def visit_schedule(
         cycles.append(day)
         number += 1
         day = start_day + number * cycle_days
+    return cycles, scan_schedule(start_day, end_day, scan_interval_days, until_day)
+
+
+def scan_schedule(
+    start_day: float, end_day: float, scan_interval_days: float, until_day: float = math.inf
+) -> list[float]:
+    """The scan days of `visit_schedule`."""
     scans = []
     number = 1
     day = start_day + scan_interval_days
@@ -951,9 +968,12 @@ def visit_schedule(
         scans.append(day)
         number += 1
         day = start_day + number * scan_interval_days
-    return cycles, scans
+    return scans
 
 
 def simulate_trial(plan: TrialPlan, streams: ReplicateStreams, trace: bool = False):
     """Run one replicate; `trace` also keeps every event for `trialsim trace`."""
-    return _TrialRun(plan, streams, trace).run()
+    run = _TrialRun(plan, streams, trace)
+    record = run.run()
+    run.release()
+    return record
