@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.toxicity import GRADES, ToxicityModel
+from sim.toxicity import GRADES, ToxicityModel, grades_from_thresholds
 
 AE_CLASSES = ("any", "haematologic", "non-haematologic")
 RULE_ACTIONS = ("hold", "reduce", "discontinue")
@@ -646,7 +646,7 @@ def run_course(
                 row += 1
             break
         values = rows[row]
-        grades = _grade(values, thresholds(levels, row + 1))
+        grades = grades_from_thresholds(values, thresholds(levels, row + 1))
         _raise_to(highest, grades)
         onset = day + values[n_ae] * cycle_days
         due = day + cycle_days
@@ -680,7 +680,7 @@ def run_course(
             break
         day = next_day
     for levels, smallest in minima.items():
-        _raise_to(highest, _grade(smallest, thresholds(levels, cycle_rows)))
+        _raise_to(highest, grades_from_thresholds(smallest, thresholds(levels, cycle_rows)))
     return Course(
         tuple(starts),
         tuple(levels_given),
@@ -692,15 +692,6 @@ def run_course(
         uniforms[: len(starts)] if isinstance(uniforms, np.ndarray) else tuple(rows[: len(starts)]),
         cycle_days,
     )
-
-
-def _grade(uniforms: Sequence[float], table: Sequence[tuple[float, ...]]) -> list[int]:
-    """`ToxicityModel.grades` given its thresholds: one grade per row of `table` (extra uniforms,
-    a cycle's onset and recovery columns, are ignored). Python floats only."""
-    return [
-        (u < t1) + (u < t2) + (u < t3) + (u < t4)
-        for u, (t1, t2, t3, t4) in zip(uniforms, table, strict=False)
-    ]
 
 
 def _raise_to(highest: list[int], grades: list[int]) -> None:

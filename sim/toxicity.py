@@ -130,6 +130,17 @@ class AdverseEventType:
         return tuple(float(x) for x in np.cumsum(probs[::-1])[::-1])
 
 
+def grades_from_thresholds(
+    uniforms: Sequence[float], thresholds: Sequence[tuple[float, ...]]
+) -> list[int]:
+    """Per AE type, the grade a uniform reaches against its P(grade >= g), g = 1..4 (uniforms
+    beyond the AE types, such as a cycle's onset and recovery columns, are ignored)."""
+    return [
+        (u < t1) + (u < t2) + (u < t3) + (u < t4)
+        for u, (t1, t2, t3, t4) in zip(uniforms, thresholds, strict=False)
+    ]
+
+
 @dataclass(frozen=True)
 class ToxicityModel:
     """The regimen's drugs and AE types; samples a cycle's grades from uniforms."""
@@ -209,10 +220,7 @@ class ToxicityModel:
         """
         if isinstance(uniforms, np.ndarray):
             uniforms = uniforms.tolist()
-        return [
-            (u < t1) + (u < t2) + (u < t3) + (u < t4)
-            for u, (t1, t2, t3, t4) in zip(uniforms, self.thresholds(levels, cycle), strict=True)
-        ]
+        return grades_from_thresholds(uniforms, self.thresholds(levels, cycle))
 
     def sample_grades(
         self, uniforms: np.ndarray, levels: np.ndarray, cycles: np.ndarray
