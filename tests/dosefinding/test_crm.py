@@ -522,7 +522,13 @@ def test_monte_carlo_of_the_design_matches_the_exact_tree(p_true, start, seed):
 # $level 4.02850 3.36025 2.94480 1.11910 0.51825 0.02910
 # $tox   0.40600 0.67525 1.17620 0.56990 0.31235 0.01880
 #
-# (The first two TITE-CRM runs took 2 min 22 s: 3.5 ms a trial.) dfcrm has no safety stop
+# (The first two TITE-CRM runs took 2 min 22 s: 3.5 ms a trial. Timed again on a later day, when
+# trialsim's bench_phase1.py gave 0.335 ms for this trial, pinned to one core:
+# > system.time(res <- titesim(c(0.05,0.12,0.25,0.40), prior=sk, target=0.25, n=10, x0=3,
+# +     nsim=10000, obswin=21, rate=21/30.4375, accrual="poisson", count=FALSE, seed=1009))
+#    user  system elapsed
+#  27.837   0.090  27.937
+# four runs of 10,000 trials: 27.9-28.0 s, 2.8 ms a trial.) dfcrm has no safety stop
 # and recommends the level closest to the target among all levels; the comparison turns the safety
 # stop off and applies dfcrm's final rule to this design's posterior (its own recommendation keeps
 # to tried levels, a documented difference). crmsim's coherence restriction (no escalation right
