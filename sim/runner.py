@@ -86,13 +86,12 @@ class _Context:
 
 
 def replicate_values(
-    context: _Context, replicate: int, streams: StreamBlock | None = None
+    context: _Context, replicate: int, block: StreamBlock | None = None
 ) -> list[float]:
-    """The metrics of one replicate, in the order of `context.metric_spec()`; `streams`: the
-    block of replicates it belongs to (the same numbers, made faster)."""
+    """The metrics of one replicate, in the order of `context.metric_spec()`; `block`: the seed
+    streams of the block of replicates it belongs to (the same numbers, made faster)."""
     replicate_rng = (
-        replicate_streams(context.seed, replicate) if streams is None
-        else streams.streams(replicate)
+        replicate_streams(context.seed, replicate) if block is None else block.streams(replicate)
     )
     if context.randomized_plan is not None:
         plan = context.randomized_plan
@@ -108,8 +107,8 @@ def replicate_values(
 def _run_block(context: _Context, block: int) -> BlockSummary:
     first = block * BLOCK_SIZE
     last = min(first + BLOCK_SIZE, context.reps)
-    streams = StreamBlock(context.seed, first, last)
-    values = np.array([replicate_values(context, i, streams) for i in range(first, last)])
+    block_streams = StreamBlock(context.seed, first, last)
+    values = np.array([replicate_values(context, i, block_streams) for i in range(first, last)])
     return BlockSummary.of(values, tuple(kind for _, kind in context.metric_spec()))
 
 
@@ -249,11 +248,11 @@ def _run_compare_block(contexts: tuple[_Context, ...], block: int) -> BlockSumma
     last = min(first + BLOCK_SIZE, contexts[0].reps)
     paired = _paired_columns(contexts[0])
     rows = []
-    streams = StreamBlock(contexts[0].seed, first, last)
+    block_streams = StreamBlock(contexts[0].seed, first, last)
     for replicate in range(first, last):
         # every design sees the same streams: the same arrivals, patients and propensities
         values = [
-            np.array(replicate_values(context, replicate, streams)) for context in contexts
+            np.array(replicate_values(context, replicate, block_streams)) for context in contexts
         ]
         differences = [(v - values[0])[paired] for v in values[1:]]
         rows.append(np.concatenate([*values, *differences]))
