@@ -86,6 +86,14 @@ def _below_weights(grid: np.ndarray, switch: float) -> np.ndarray:
     return 0.5 + sici(np.pi * (switch - grid) / step)[0] / np.pi
 
 
+def _remember(cache: dict, key, value, limit: int) -> None:
+    """Keep `value` under `key`, starting the cache afresh once it holds `limit` entries (a
+    bound on memory; what recurs is soon remembered again)."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+
+
 def _expit(eta: float) -> float:
     if eta >= 0.0:
         return 1.0 / (1.0 + math.exp(-eta))
@@ -239,9 +247,7 @@ class CRM(DoseFindingDesign):
             # conflicting data could underflow every point, handled below.
             complete = np.exp(np.dot(coefficients, self._log_tables))
             complete.flags.writeable = False
-            if len(self._complete_data_posteriors) >= _MAX_REMEMBERED_GRIDS:
-                self._complete_data_posteriors.clear()
-            self._complete_data_posteriors[key] = complete
+            _remember(self._complete_data_posteriors, key, complete, _MAX_REMEMBERED_GRIDS)
         post = complete
         if self.time_to_event and open_levels:
             window = self.dlt_window_days
@@ -287,9 +293,7 @@ class CRM(DoseFindingDesign):
         post, moments = self._posterior(patients, coefficients, open_levels, open_followed)
         summaries = moments, self._estimates(post, moments)
         if key is not None:
-            if len(self._complete_data_summaries) >= _MAX_REMEMBERED:
-                self._complete_data_summaries.clear()
-            self._complete_data_summaries[key] = summaries
+            _remember(self._complete_data_summaries, key, summaries, _MAX_REMEMBERED)
         return summaries
 
     def _estimates(self, post: np.ndarray, moments: list[float]) -> list[float]:
