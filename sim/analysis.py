@@ -80,6 +80,8 @@ def cut(patients: tuple[records.PatientRecord, ...], cut_day: float, plan: Analy
 
 def responded_by(patient: records.PatientRecord, cut_day: float) -> bool:
     """A response (CR or PR) was seen at a scan on or before `cut_day`."""
+    if records.RESPONSE not in patient.scan_results:  # most patients: settled at C speed
+        return False
     return any(
         day <= cut_day and result == records.RESPONSE
         for day, result in zip(patient.scan_days, patient.scan_results, strict=True)

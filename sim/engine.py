@@ -311,15 +311,20 @@ def _draw_patients(plan: TrialPlan, rng: np.random.Generator) -> _PatientDraws:
     progression_u = u[:, _COLUMN["progression"]]
     group = np.searchsorted(plan.subgroup_edges, u[:, _COLUMN["subgroup"]], side="right")
     by_level = []
+    drawn: dict = {}  # levels with the same models (often all of them) share one list
     for models in plan.progression_models:
-        if len(models) == 1:
-            by_level.append(models[0].times_from_uniforms(progression_u).tolist())
-            continue
-        times = np.empty(_CHUNK)
-        for index, model in enumerate(models):
-            chosen = group == index
-            times[chosen] = model.times_from_uniforms(progression_u[chosen])
-        by_level.append(times.tolist())
+        times = drawn.get(models)
+        if times is None:
+            if len(models) == 1:
+                times = models[0].times_from_uniforms(progression_u).tolist()
+            else:
+                chunk = np.empty(_CHUNK)
+                for index, model in enumerate(models):
+                    chosen = group == index
+                    chunk[chosen] = model.times_from_uniforms(progression_u[chosen])
+                times = chunk.tolist()
+            drawn[models] = times
+        by_level.append(times)
     never = [math.inf] * _CHUNK
 
     def latent(model: TimeToEventModel | None, column: str) -> list[float]:
