@@ -191,6 +191,7 @@ class DltSection(_Section):
 
 
 class ToxicitySection(_Section):
+    enabled: bool = True
     rdi_drug: str
     dose_finding_drug: str | None = None
     dlt: DltSection = DltSection()
@@ -477,11 +478,12 @@ def validate_scenario(
 
 
 def _without_disabled_phases(data: dict) -> dict:
-    """`data` without a [phase1] or [phase2] whose enabled = false: a disabled phase is ignored,
-    so none of its keys is required (--set phase1.enabled=false also turns off a phase I the file
-    does not have), and the scenario, its hash included, is that of the trial without it."""
+    """`data` without a [phase1], [phase2] or [toxicity] whose enabled = false: a disabled
+    section is ignored, so none of its keys is required (--set phase1.enabled=false also turns
+    off a phase I the file does not have), and the scenario, its hash included, is that of the
+    trial without it."""
     disabled = {
-        section for section in ("phase1", "phase2")
+        section for section in ("phase1", "phase2", "toxicity")
         if isinstance(data.get(section), dict) and data[section].get("enabled") is False
     }
     return {section: values for section, values in data.items() if section not in disabled}

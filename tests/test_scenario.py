@@ -165,6 +165,23 @@ def test_a_disabled_phase1_is_ignored_even_where_there_is_none():
     assert "phase1.enabled = \"no\" is not allowed" in _error("emilia", ["phase1.enabled=no"])
 
 
+def test_a_disabled_ae_model_is_ignored():
+    with_model = load_scenario("ruxolitinib_trastuzumab_toxicity")
+    assert with_model.toxicity is not None
+    without = load_scenario("ruxolitinib_trastuzumab_toxicity", ["toxicity.enabled=false"])
+    assert without.toxicity is None
+    partial = load_scenario("ruxolitinib_trastuzumab_toxicity", ["toxicity={enabled=false}"])
+    assert partial.sha256() == without.sha256()
+    assert load_scenario("emilia", ["toxicity.enabled=false"]).sha256() == \
+        load_scenario("emilia").sha256()
+    # An AE-defined DLT needs the model: said, not a crash.
+    message = _error(
+        "ruxolitinib_trastuzumab_toxicity",
+        ['phase1.dlts_from="ae_model"', "toxicity.enabled=false"],
+    )
+    assert "toxicity" in message
+
+
 def test_a_scenario_file_may_start_with_a_byte_order_mark(tmp_path):
     path = tmp_path / "bom.toml"
     _, text = resolve_source("tdm1_neratinib")
