@@ -28,8 +28,12 @@ How a cycle goes (issue 4):
 
 `run_course` applies this to one patient from the first cycle to the end of treatment, without
 simpy: the engine (which knows when progression is seen) may call it, and the tests use it as
-their trial driver. `relative_dose_intensity` reads the `DosePeriod` history it returns, and
-`rdi_so_far` the same RDI as it grows cycle by cycle (the engine's exposure-response link).
+their trial driver. It runs in a small C extension, sim._course (sim/_course.c), built with the
+package: the Python state machine cost most of the AE model's time (issue 4's budget).
+`run_course_python` is the same computation in Python, kept as the reference the tests compare
+the kernel with, field by field. `relative_dose_intensity` reads the `DosePeriod` history it
+returns, and `rdi_so_far` the same RDI as it grows cycle by cycle (the engine's exposure-response
+link).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sim import _course
 from sim.toxicity import GRADES, ToxicityModel, grades_from_thresholds
 
 AE_CLASSES = ("any", "haematologic", "non-haematologic")
@@ -179,6 +184,8 @@ class ModificationPolicy:
     _quiet_thresholds: dict = field(init=False, repr=False, compare=False)
     _no_holds: tuple = field(init=False, repr=False, compare=False)
     _fired: dict = field(init=False, repr=False, compare=False)  # grades -> rules per drug
+    # The tables above for the compiled run_course (sim/_course.c), built once.
+    _kernel: _course.Kernel = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         model = self.model
@@ -221,6 +228,7 @@ class ModificationPolicy:
         object.__setattr__(self, "_quiet_thresholds", {})
         object.__setattr__(self, "_no_holds", (0.0,) * len(model.drugs))
         object.__setattr__(self, "_fired", {})
+        object.__setattr__(self, "_kernel", _kernel_for(self))
 
     @property
     def n_drugs(self) -> int:
@@ -374,6 +382,48 @@ class ModificationPolicy:
         if len(fired_all) > 1:
             fired_all.sort()  # a rule belongs to one drug: no duplicates across drugs
         return Decision(tuple(actions), tuple(hold_days), tuple(fired_all), new_state, off_after)
+
+
+_RULE_ACTION_CODES = {"hold": 0, "reduce": 1, "discontinue": 2}  # as sim/_course.c numbers them
+
+
+def _kernel_for(policy: ModificationPolicy) -> _course.Kernel:
+    """The policy's tables as the C kernel reads them: per drug its schedule, `required`,
+    reductions allowed and `max_hold_days`; per rule its action, its recovery time's Weibull scale
+    and 1 / shape, and `reduce_from_occurrence` (-1: None); `_rule_for` flattened; the model's
+    P(grade >= g) (`ToxicityModel.tail_table`, the numbers `thresholds` gives); the named tuples it
+    builds and the DrugAction members it uses."""
+    rules = []
+    for rule in policy.rules:
+        if rule.action == "hold":
+            if not isinstance(rule.recovery, RecoveryTime):
+                raise TypeError(f"a hold rule's recovery must be a RecoveryTime: {rule}")
+            recovery = (rule.recovery._scale, rule.recovery._inverse_shape)
+        else:
+            recovery = (0.0, 0.0)  # not used: only holds take a recovery time
+        occurrence = -1 if rule.reduce_from_occurrence is None else rule.reduce_from_occurrence
+        rules.append((_RULE_ACTION_CODES[rule.action], *recovery, occurrence))
+    model = policy.model
+    return _course.Kernel(
+        model.n_ae,
+        tuple(model.drug_of(a) for a in range(model.n_ae)),
+        tuple(
+            (d.schedule == "daily", d.required, d.reductions_allowed, d.max_hold_days)
+            for d in model.drugs
+        ),
+        tuple(rules),
+        tuple(r for per_ae in policy._rule_for for per_grade in per_ae for r in per_grade),
+        policy.first_trigger,
+        np.ascontiguousarray(model.tail_table(), dtype=np.float64),
+        (DoseState, Decision, DosePeriod, Course),
+        (
+            DrugAction.CONTINUE,
+            DrugAction.REDUCE,
+            DrugAction.HOLD,
+            DrugAction.DISCONTINUE,
+            DrugAction.OFF,
+        ),
+    )
 
 
 def _matches(selector: str, name: str, haematologic: bool, attributed_to_drug: bool) -> bool:
@@ -571,7 +621,43 @@ def run_course(
     cycle_days: float,
 ) -> Course:
     """Treat one patient from `start_day` until `end_day` (the day progression is seen, death, ...)
-    or until a rule ends treatment.
+    or until a rule ends treatment: `run_course_python`, computed by the C kernel sim._course.
+
+    The same Course, field for field (==): the kernel follows the reference's loop and its
+    floating-point operations in order (tests/test_course_kernel.py). Days are read as floats
+    (the engine's are), so integer days give float days of equal value. `uniforms` is best a 2-D
+    C-contiguous float64 array (the engine's, read in place); rows of numbers are read as the
+    reference reads them, and other arrays are converted.
+    """
+    if not end_day > start_day:
+        raise ValueError(f"end_day {end_day} must be after start_day {start_day}")
+    if isinstance(uniforms, np.ndarray):
+        table = kept = uniforms
+    else:  # rows of numbers (the tests): Python floats, as the reference reads them
+        kept = [[float(u) for u in row] for row in uniforms]
+        table = np.array(kept, dtype=np.float64)
+    if len(table) < math.ceil((end_day - start_day) / cycle_days):
+        raise ValueError(f"{len(table)} rows of uniforms: too few for the days to {end_day}")
+    state = policy.start(assigned_levels)
+    kernel = policy._kernel
+    course = kernel.run(state, table, kept, start_day, end_day, cycle_days)
+    if course is NotImplemented:  # an array of another type or layout
+        table = np.ascontiguousarray(table, dtype=np.float64)
+        course = kernel.run(state, table, kept, start_day, end_day, cycle_days)
+    return course
+
+
+def run_course_python(
+    policy: ModificationPolicy,
+    assigned_levels: Sequence[int],
+    uniforms: Sequence[Sequence[float]] | np.ndarray,
+    start_day: float,
+    end_day: float,
+    cycle_days: float,
+) -> Course:
+    """Treat one patient from `start_day` until `end_day` (the day progression is seen, death, ...)
+    or until a rule ends treatment. The reference implementation of `run_course`, which computes
+    the same in C (sim/_course.c mirrors this function and `ModificationPolicy.decide`).
 
     A cycle is given if it starts before `end_day` (a scan on a cycle's due day is read first);
     its AEs happen if their onset day falls before `end_day`. `uniforms` (rows x

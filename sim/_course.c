@@ -1,0 +1,1104 @@
+/* sim._course: the compiled kernel of sim.dose_modification.run_course.
+ *
+ * It computes what run_course_python (the reference, in sim/dose_modification.py) computes, and
+ * decides eventful cycles as ModificationPolicy.decide does, step by step: the same loop over runs
+ * of uneventful cycles, the same periods recorded at the same points, and the same floating-point
+ * operations in the same order, so that every field of the Course it returns is == to the
+ * reference's. (Build flags: -ffp-contract=off, no -ffast-math, so no FMA fusion or reassociation;
+ * math.log1p and float ** float are libm's log1p and pow, as here.) The grades of uneventful cycles
+ * are taken cycle by cycle where the reference keeps each AE's smallest uniform and grades it once:
+ * the grade falls as the uniform rises, so the highest grades are the same integers.
+ * tests/test_course_kernel.py compares the two on generated policies and inputs, and the bundled
+ * scenarios' runs with either.
+ *
+ * A Kernel is built once per ModificationPolicy (ModificationPolicy._kernel) from the policy's
+ * tables; Kernel.run(start_state, uniforms, rows_kept, start_day, end_day, cycle_days) treats one
+ * patient. `uniforms` is read through the buffer protocol (a 2-D C-contiguous float64 array, the
+ * engine's); anything else gives NotImplemented, and run_course converts it. Course, DoseState,
+ * Decision and DosePeriod are named tuples: built here as tuples of their class, as
+ * tuple.__new__ would build them.
+ *
+ * Plain CPython C API: no numpy headers, no other dependency.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#define GRADES 4
+#define DAY_TOLERANCE 1e-9 /* sim.dose_modification._DAY_TOLERANCE, in cycles */
+
+/* Rule actions (ModificationRule.action) and DrugAction members, as the policy passes them. */
+enum { RULE_HOLD = 0, RULE_REDUCE = 1, RULE_DISCONTINUE = 2 };
+enum { A_CONTINUE = 0, A_REDUCE, A_HOLD, A_DISCONTINUE, A_OFF, N_ACTIONS };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *args; /* the constructor's arguments: they own the objects below; pickling */
+    int n_ae, n_drugs, n_rules, cycle_rows, width, n_columns;
+    int *drug_of_ae;             /* [a] */
+    unsigned char *daily;        /* [d] schedule "daily" (else "day1") */
+    unsigned char *required;     /* [d] */
+    long long *reductions_allowed; /* [d] */
+    double *max_hold;            /* [d] max_hold_days as a float, for comparisons */
+    PyObject **max_hold_obj;     /* [d] max_hold_days itself: a capped hold is this object */
+    int *rule_action;            /* [r] */
+    double *rule_scale;          /* [r] RecoveryTime._scale (hold rules) */
+    double *rule_inverse_shape;  /* [r] RecoveryTime._inverse_shape */
+    long long *rule_reduce_from; /* [r] reduce_from_occurrence, -1: None */
+    int *rule_for;               /* [(d * n_ae + a) * 5 + grade]: ModificationPolicy._rule_for */
+    double *tails;               /* [((a * width + level + 1) * cycle_rows + row) * 4 + g - 1] */
+    double *quiet;               /* [(a * width + level + 1) * cycle_rows + row]: quiet_thresholds */
+    PyTypeObject *DoseState, *Decision, *DosePeriod, *Course;
+    PyObject *actions[N_ACTIONS];
+} Kernel;
+
+/* A period of one drug: days [start, end) at `level` (-1: held). */
+typedef struct {
+    double start, end;
+    int level;
+} Period;
+
+/* A patient's dose state as decide reads and writes it (DoseState without `assigned`). */
+typedef struct {
+    int *levels; /* -1: None (discontinued) */
+    long long *reductions;
+    long long *occurrences;
+    long long holds;
+} State;
+
+/* ----------------------------------------------------------------------------------------- */
+/* Named tuples, built as tuple.__new__(cls, items) builds them (tuple_subtype_new). */
+
+static PyObject *
+new_record(PyTypeObject *type, Py_ssize_t n)
+{
+    return type->tp_alloc(type, n);
+}
+
+/* A tuple of `n` references stolen from `items` (NULL entries: an error already set). */
+static PyObject *
+steal_tuple(PyTypeObject *type, PyObject **items, Py_ssize_t n)
+{
+    Py_ssize_t i;
+    PyObject *t = NULL;
+    for (i = 0; i < n; i++) {
+        if (items[i] == NULL)
+            goto fail;
+    }
+    t = type == NULL ? PyTuple_New(n) : new_record(type, n);
+    if (t == NULL)
+        goto fail;
+    for (i = 0; i < n; i++)
+        PyTuple_SET_ITEM(t, i, items[i]);
+    return t;
+fail:
+    for (i = 0; i < n; i++)
+        Py_XDECREF(items[i]);
+    return NULL;
+}
+
+static PyObject *
+level_object(int level)
+{
+    if (level < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(level);
+}
+
+static PyObject *
+levels_tuple(const int *levels, int n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    for (int d = 0; d < n; d++) {
+        PyObject *x = level_object(levels[d]);
+        if (x == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, d, x);
+    }
+    return t;
+}
+
+static PyObject *
+int_tuple(const long long *values, int n)
+{
+    PyObject *t = PyTuple_New(n);
+    if (t == NULL)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        PyObject *x = PyLong_FromLongLong(values[i]);
+        if (x == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* Kernel construction. */
+
+static void
+Kernel_dealloc(Kernel *self)
+{
+    Py_XDECREF(self->args);
+    PyMem_Free(self->drug_of_ae);
+    PyMem_Free(self->daily);
+    PyMem_Free(self->required);
+    PyMem_Free(self->reductions_allowed);
+    PyMem_Free(self->max_hold);
+    PyMem_Free(self->max_hold_obj);
+    PyMem_Free(self->rule_action);
+    PyMem_Free(self->rule_scale);
+    PyMem_Free(self->rule_inverse_shape);
+    PyMem_Free(self->rule_reduce_from);
+    PyMem_Free(self->rule_for);
+    PyMem_Free(self->tails);
+    PyMem_Free(self->quiet);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static long long
+as_long_long(PyObject *x)
+{
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(x, &overflow);
+    if (overflow > 0)
+        return LLONG_MAX; /* a count never reaches it */
+    if (overflow < 0) {
+        PyErr_SetString(PyExc_ValueError, "integer out of range");
+        return -1;
+    }
+    return v;
+}
+
+#define ALLOC(field, count)                                                            \
+    do {                                                                               \
+        self->field = PyMem_Calloc((size_t)(count) > 0 ? (size_t)(count) : 1,          \
+                                   sizeof(*self->field));                              \
+        if (self->field == NULL) {                                                     \
+            PyErr_NoMemory();                                                          \
+            goto fail;                                                                 \
+        }                                                                              \
+    } while (0)
+
+static PyObject *
+Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    int n_ae;
+    PyObject *drug_of_ae, *drugs, *rules, *rule_for, *first_trigger, *tails, *types, *actions;
+    Py_buffer view = {0};
+    Kernel *self = NULL;
+
+    if (kwds != NULL && PyDict_GET_SIZE(kwds) != 0) {
+        PyErr_SetString(PyExc_TypeError, "Kernel() takes positional arguments only");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "iO!O!O!O!O!OO!O!:Kernel", &n_ae, &PyTuple_Type, &drug_of_ae,
+                          &PyTuple_Type, &drugs, &PyTuple_Type, &rules, &PyTuple_Type, &rule_for,
+                          &PyTuple_Type, &first_trigger, &tails, &PyTuple_Type, &types,
+                          &PyTuple_Type, &actions))
+        return NULL;
+    self = (Kernel *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(args);
+    self->args = args;
+    int n_drugs = (int)PyTuple_GET_SIZE(drugs);
+    int n_rules = (int)PyTuple_GET_SIZE(rules);
+    self->n_ae = n_ae;
+    self->n_drugs = n_drugs;
+    self->n_rules = n_rules;
+    self->n_columns = n_ae + 1 + n_drugs;
+    if (n_ae < 0 || n_drugs < 1 || PyTuple_GET_SIZE(drug_of_ae) != n_ae
+        || PyTuple_GET_SIZE(first_trigger) != n_ae
+        || PyTuple_GET_SIZE(rule_for) != (Py_ssize_t)n_drugs * n_ae * (GRADES + 1)
+        || PyTuple_GET_SIZE(types) != 4 || PyTuple_GET_SIZE(actions) != N_ACTIONS) {
+        PyErr_SetString(PyExc_ValueError, "Kernel: inconsistent table sizes");
+        goto fail;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(types, i))
+            || !PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(types, i), &PyTuple_Type)) {
+            PyErr_SetString(PyExc_TypeError, "Kernel: the record types must be tuple classes");
+            goto fail;
+        }
+    }
+    self->DoseState = (PyTypeObject *)PyTuple_GET_ITEM(types, 0);
+    self->Decision = (PyTypeObject *)PyTuple_GET_ITEM(types, 1);
+    self->DosePeriod = (PyTypeObject *)PyTuple_GET_ITEM(types, 2);
+    self->Course = (PyTypeObject *)PyTuple_GET_ITEM(types, 3);
+    for (int i = 0; i < N_ACTIONS; i++)
+        self->actions[i] = PyTuple_GET_ITEM(actions, i);
+
+    ALLOC(drug_of_ae, n_ae);
+    for (int a = 0; a < n_ae; a++) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(drug_of_ae, a));
+        if (v == -1 && PyErr_Occurred())
+            goto fail;
+        if (v < 0 || v >= n_drugs) {
+            PyErr_SetString(PyExc_ValueError, "Kernel: AE attributed to no drug");
+            goto fail;
+        }
+        self->drug_of_ae[a] = (int)v;
+    }
+    ALLOC(daily, n_drugs);
+    ALLOC(required, n_drugs);
+    ALLOC(reductions_allowed, n_drugs);
+    ALLOC(max_hold, n_drugs);
+    ALLOC(max_hold_obj, n_drugs);
+    for (int d = 0; d < n_drugs; d++) {
+        PyObject *drug = PyTuple_GET_ITEM(drugs, d);
+        if (!PyTuple_Check(drug) || PyTuple_GET_SIZE(drug) != 4) {
+            PyErr_SetString(PyExc_ValueError,
+                            "Kernel: drug = (daily, required, reductions_allowed, max_hold_days)");
+            goto fail;
+        }
+        int daily = PyObject_IsTrue(PyTuple_GET_ITEM(drug, 0));
+        int required = PyObject_IsTrue(PyTuple_GET_ITEM(drug, 1));
+        if (daily < 0 || required < 0)
+            goto fail;
+        self->daily[d] = (unsigned char)daily;
+        self->required[d] = (unsigned char)required;
+        self->reductions_allowed[d] = as_long_long(PyTuple_GET_ITEM(drug, 2));
+        if (PyErr_Occurred())
+            goto fail;
+        self->max_hold_obj[d] = PyTuple_GET_ITEM(drug, 3);
+        self->max_hold[d] = PyFloat_AsDouble(self->max_hold_obj[d]);
+        if (self->max_hold[d] == -1.0 && PyErr_Occurred())
+            goto fail;
+    }
+    ALLOC(rule_action, n_rules);
+    ALLOC(rule_scale, n_rules);
+    ALLOC(rule_inverse_shape, n_rules);
+    ALLOC(rule_reduce_from, n_rules);
+    for (int r = 0; r < n_rules; r++) {
+        PyObject *rule = PyTuple_GET_ITEM(rules, r);
+        if (!PyTuple_Check(rule) || PyTuple_GET_SIZE(rule) != 4) {
+            PyErr_SetString(PyExc_ValueError,
+                            "Kernel: rule = (action, scale, inverse_shape, reduce_from)");
+            goto fail;
+        }
+        long action = PyLong_AsLong(PyTuple_GET_ITEM(rule, 0));
+        if (action == -1 && PyErr_Occurred())
+            goto fail;
+        if (action < RULE_HOLD || action > RULE_DISCONTINUE) {
+            PyErr_SetString(PyExc_ValueError, "Kernel: unknown rule action");
+            goto fail;
+        }
+        self->rule_action[r] = (int)action;
+        self->rule_scale[r] = PyFloat_AsDouble(PyTuple_GET_ITEM(rule, 1));
+        self->rule_inverse_shape[r] = PyFloat_AsDouble(PyTuple_GET_ITEM(rule, 2));
+        self->rule_reduce_from[r] = as_long_long(PyTuple_GET_ITEM(rule, 3));
+        if (PyErr_Occurred())
+            goto fail;
+    }
+    ALLOC(rule_for, (Py_ssize_t)n_drugs * n_ae * (GRADES + 1));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(rule_for); i++) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(rule_for, i));
+        if (v == -1 && PyErr_Occurred())
+            goto fail;
+        if (v < -1 || v >= n_rules) {
+            PyErr_SetString(PyExc_ValueError, "Kernel: rule index out of range");
+            goto fail;
+        }
+        self->rule_for[i] = (int)v;
+    }
+    /* tails: P(grade >= g) as ToxicityModel.tail_table(), float64 (n_ae, width, cycle_rows, 4) */
+    if (PyObject_GetBuffer(tails, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        goto fail;
+    if (view.ndim != 4 || view.itemsize != 8 || view.format == NULL
+        || strcmp(view.format, "d") != 0 || view.shape[0] != n_ae || view.shape[3] != GRADES
+        || view.shape[1] < 1 || view.shape[2] < 1) {
+        PyErr_SetString(PyExc_ValueError, "Kernel: tails must be float64 (n_ae, width, rows, 4)");
+        goto fail;
+    }
+    self->width = (int)view.shape[1];
+    self->cycle_rows = (int)view.shape[2];
+    Py_ssize_t cells = (Py_ssize_t)n_ae * self->width * self->cycle_rows;
+    ALLOC(tails, cells * GRADES);
+    memcpy(self->tails, view.buf, (size_t)cells * GRADES * sizeof(double));
+    PyBuffer_Release(&view);
+    /* quiet[a][level][row]: P(grade >= the lowest grade a rule handles), 0 if none does */
+    ALLOC(quiet, cells);
+    for (int a = 0; a < n_ae; a++) {
+        long first = PyLong_AsLong(PyTuple_GET_ITEM(first_trigger, a));
+        if (first == -1 && PyErr_Occurred())
+            goto fail;
+        for (Py_ssize_t cell = (Py_ssize_t)a * self->width * self->cycle_rows;
+             cell < (Py_ssize_t)(a + 1) * self->width * self->cycle_rows; cell++)
+            self->quiet[cell] =
+                (first >= 1 && first <= GRADES) ? self->tails[cell * GRADES + first - 1] : 0.0;
+    }
+    return (PyObject *)self;
+fail:
+    if (view.obj != NULL)
+        PyBuffer_Release(&view);
+    Py_DECREF(self);
+    return NULL;
+}
+
+static PyObject *
+Kernel_reduce(Kernel *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(OO)", (PyObject *)Py_TYPE(self), self->args);
+}
+
+/* ----------------------------------------------------------------------------------------- */
+/* One patient's course. */
+
+/* Threshold row of a 1-based cycle: min(cycle, cycle_rows) - 1 (ToxicityModel.thresholds). */
+static inline int
+threshold_row(const Kernel *k, Py_ssize_t cycle)
+{
+    return (int)(cycle < k->cycle_rows ? cycle : k->cycle_rows) - 1;
+}
+
+static inline Py_ssize_t
+cell_of(const Kernel *k, int a, const int *levels, int trow)
+{
+    return ((Py_ssize_t)a * k->width + levels[k->drug_of_ae[a]] + 1) * k->cycle_rows + trow;
+}
+
+/* any(map(operator.lt, row, policy.quiet_thresholds(levels, cycle))) */
+static inline int
+eventful(const Kernel *k, const double *u, const int *levels, int trow)
+{
+    for (int a = 0; a < k->n_ae; a++) {
+        if (u[a] < k->quiet[cell_of(k, a, levels, trow)])
+            return 1;
+    }
+    return 0;
+}
+
+/* grades_from_thresholds(u, model.thresholds(levels, cycle)): (u < t1) + ... + (u < t4) */
+static inline void
+grade_row(const Kernel *k, const double *u, const int *levels, int trow, int *grades)
+{
+    for (int a = 0; a < k->n_ae; a++) {
+        const double *t = k->tails + cell_of(k, a, levels, trow) * GRADES;
+        double x = u[a];
+        grades[a] = (x < t[0]) + (x < t[1]) + (x < t[2]) + (x < t[3]);
+    }
+}
+
+/* RecoveryTime.days: self._scale * (-math.log1p(-uniform)) ** self._inverse_shape, with Python's
+ * errors: math.log1p's domain error, float_pow's overflow, and a negative base to a fractional
+ * power, which Python makes a complex number that decide's max() then cannot compare. */
+static int
+recovery_days(double scale, double inverse_shape, double uniform, double *days)
+{
+    double x = -uniform;
+    double lg;
+    if (x == 0.0) {
+        lg = x; /* _Py_log1p: log1p(+-0) is +-0 on every platform */
+    }
+    else {
+        lg = log1p(x);
+        if ((isnan(lg) && !isnan(x)) || (isinf(lg) && isfinite(x))) {
+            PyErr_SetString(PyExc_ValueError, "math domain error");
+            return -1;
+        }
+    }
+    double base = -lg;
+    double w = inverse_shape;
+    double power;
+    /* float_pow (Objects/floatobject.c), the cases a base >= -inf and w > 0 can reach */
+    if (w == 0.0)
+        power = 1.0;
+    else if (isnan(base))
+        power = base;
+    else if (isnan(w))
+        power = base == 1.0 ? 1.0 : w;
+    else if (isinf(w) || isinf(base) || base == 0.0)
+        power = pow(base, w); /* C99 Annex F gives float_pow's special values here */
+    else {
+        int negate = 0;
+        if (base < 0.0) {
+            if (w != floor(w)) {
+                PyErr_SetString(PyExc_TypeError,
+                                "'>' not supported between instances of 'complex' and 'float'");
+                return -1;
+            }
+            base = -base;
+            negate = fmod(fabs(w), 2.0) == 1.0;
+        }
+        if (base == 1.0)
+            power = negate ? -1.0 : 1.0;
+        else {
+            errno = 0;
+            power = pow(base, w);
+            if (errno == 0 && isinf(power))
+                errno = ERANGE;
+            else if (errno == ERANGE && power == 0.0)
+                errno = 0;
+            if (negate)
+                power = -power;
+            if (errno != 0) {
+                PyErr_SetFromErrno(errno == ERANGE ? PyExc_OverflowError : PyExc_ValueError);
+                return -1;
+            }
+        }
+    }
+    *days = scale * power;
+    return 0;
+}
+
+/* A hold's length: a float, or (src >= 0) drug src's max_hold_days object. */
+typedef struct {
+    double value;
+    int src;
+} Hold;
+
+static PyObject *
+hold_object(const Kernel *k, Hold h)
+{
+    if (h.src >= 0) {
+        Py_INCREF(k->max_hold_obj[h.src]);
+        return k->max_hold_obj[h.src];
+    }
+    return PyFloat_FromDouble(h.value);
+}
+
+/* ModificationPolicy.decide on the state in `s` (updated in place into the new state).
+ * Returns 0 for the quiet decision (no rule fires for a drug still given: nothing changes),
+ * 1 with the Decision in *decision (new reference) and its numbers in the out arguments,
+ * -1 on error. *levels_out: the new levels tuple, owned by the decision's state.
+ * `scratch` holds n_rules + 2 * n_drugs ints, `objects` n_rules + 2 * n_drugs pointers. */
+static int
+decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyObject *assigned,
+       int *actions, Hold *hold, double *off_after_value, int *off, PyObject **decision,
+       PyObject **levels_out, int *scratch, PyObject **objects)
+{
+    const int n_drugs = k->n_drugs, n_ae = k->n_ae;
+    int *fired = scratch;                 /* [n_rules]: rules fired, in order met */
+    int *stopped = scratch + k->n_rules;  /* [n_drugs] */
+    int *ended_by = stopped + n_drugs;    /* [n_drugs] */
+    int n_fired = 0, n_stopped = 0, n_ended_by = 0;
+    int acting = 0;
+
+    /* fired_by_drug and the quiet check: does a rule fire for a drug still given? */
+    for (int d = 0; d < n_drugs && !acting; d++) {
+        if (s->levels[d] < 0)
+            continue;
+        for (int a = 0; a < n_ae; a++) {
+            if (k->rule_for[((Py_ssize_t)d * n_ae + a) * (GRADES + 1) + grades[a]] >= 0) {
+                acting = 1;
+                break;
+            }
+        }
+    }
+    if (!acting)
+        return 0;
+
+    for (int d = 0; d < n_drugs; d++) {
+        actions[d] = s->levels[d] < 0 ? A_OFF : A_CONTINUE;
+        hold[d].value = 0.0;
+        hold[d].src = -1;
+    }
+    for (int d = 0; d < n_drugs; d++) {
+        if (s->levels[d] < 0)
+            continue;
+        int start = n_fired;
+        for (int a = 0; a < n_ae; a++) { /* this drug's rules, first met first, once each */
+            int r = k->rule_for[((Py_ssize_t)d * n_ae + a) * (GRADES + 1) + grades[a]];
+            if (r < 0)
+                continue;
+            int seen = 0;
+            for (int i = start; i < n_fired; i++)
+                seen |= fired[i] == r;
+            if (!seen)
+                fired[n_fired++] = r;
+        }
+        if (n_fired == start)
+            continue;
+        double days = 0.0;
+        int discontinue = 0, reduce = 0;
+        for (int i = start; i < n_fired; i++) {
+            int r = fired[i];
+            s->occurrences[r] += 1;
+            if (k->rule_action[r] == RULE_DISCONTINUE)
+                discontinue = 1;
+            else if (k->rule_action[r] == RULE_REDUCE)
+                reduce = 1;
+            else {
+                double x;
+                if (recovery_days(k->rule_scale[r], k->rule_inverse_shape[r], recovery[d], &x) < 0)
+                    return -1;
+                if (x > days) /* max(days, x) */
+                    days = x;
+                if (k->rule_reduce_from[r] >= 0)
+                    reduce = reduce || s->occurrences[r] >= k->rule_reduce_from[r];
+            }
+        }
+        if (discontinue) {
+            actions[d] = A_DISCONTINUE;
+            s->levels[d] = -1;
+            stopped[n_stopped++] = d;
+            continue;
+        }
+        if (days > k->max_hold[d]) { /* held up to the limit, then stopped */
+            actions[d] = A_DISCONTINUE;
+            s->levels[d] = -1;
+            hold[d].value = k->max_hold[d];
+            hold[d].src = d;
+            stopped[n_stopped++] = d;
+            continue;
+        }
+        if (reduce && (s->levels[d] == 0 || s->reductions[d] >= k->reductions_allowed[d])) {
+            actions[d] = A_DISCONTINUE;
+            s->levels[d] = -1;
+            stopped[n_stopped++] = d;
+            continue;
+        }
+        if (reduce) {
+            s->levels[d] -= 1;
+            s->reductions[d] += 1;
+        }
+        hold[d].value = days;
+        hold[d].src = -1;
+        if (days > 0)
+            actions[d] = A_HOLD;
+        else
+            actions[d] = reduce ? A_REDUCE : A_CONTINUE;
+    }
+    Hold off_after = {0.0, -1};
+    *off = 0;
+    if (n_stopped) {
+        for (int i = 0; i < n_stopped; i++) {
+            if (k->required[stopped[i]])
+                ended_by[n_ended_by++] = stopped[i];
+        }
+        int all_stopped = 1;
+        for (int d = 0; d < n_drugs; d++)
+            all_stopped &= s->levels[d] < 0;
+        *off = n_ended_by > 0 || all_stopped;
+    }
+    if (*off) {
+        /* min(hold_days[d] for d in ended_by) or max(hold_days[d] for d in stopped) */
+        if (n_ended_by) {
+            off_after = hold[ended_by[0]];
+            for (int i = 1; i < n_ended_by; i++) {
+                if (hold[ended_by[i]].value < off_after.value)
+                    off_after = hold[ended_by[i]];
+            }
+        }
+        else {
+            off_after = hold[stopped[0]];
+            for (int i = 1; i < n_stopped; i++) {
+                if (hold[stopped[i]].value > off_after.value)
+                    off_after = hold[stopped[i]];
+            }
+        }
+        for (int d = 0; d < n_drugs; d++) { /* min(hold_days[d], off_after) */
+            if (off_after.value < hold[d].value)
+                hold[d] = off_after;
+        }
+    }
+    double longest = hold[0].value; /* max(hold_days) */
+    for (int d = 1; d < n_drugs; d++) {
+        if (hold[d].value > longest)
+            longest = hold[d].value;
+    }
+    s->holds += longest > 0;
+    *off_after_value = off_after.value;
+    /* fired_all.sort(): insertion sort of a handful of rule indices */
+    for (int i = 1; i < n_fired; i++) {
+        int r = fired[i], j = i;
+        while (j > 0 && fired[j - 1] > r) {
+            fired[j] = fired[j - 1];
+            j--;
+        }
+        fired[j] = r;
+    }
+
+    /* Decision(actions, hold_days, fired, DoseState(...), off_after_days) */
+    PyObject *items[6];
+    PyObject *levels = levels_tuple(s->levels, n_drugs);
+    if (levels == NULL)
+        return -1;
+    items[0] = levels;
+    Py_INCREF(assigned);
+    items[1] = assigned;
+    items[2] = int_tuple(s->reductions, n_drugs);
+    items[3] = int_tuple(s->occurrences, k->n_rules);
+    items[4] = PyLong_FromLongLong(s->holds);
+    items[5] = PyBool_FromLong(*off);
+    PyObject *state = steal_tuple(k->DoseState, items, 6);
+    if (state == NULL)
+        return -1;
+    PyObject **action_items = objects, **hold_items = objects + n_drugs;
+    PyObject **fired_items = objects + 2 * n_drugs;
+    for (int d = 0; d < n_drugs; d++) {
+        Py_INCREF(k->actions[actions[d]]);
+        action_items[d] = k->actions[actions[d]];
+        hold_items[d] = hold_object(k, hold[d]);
+    }
+    for (int i = 0; i < n_fired; i++)
+        fired_items[i] = PyLong_FromLong(fired[i]);
+    items[0] = steal_tuple(NULL, action_items, n_drugs);
+    items[1] = steal_tuple(NULL, hold_items, n_drugs);
+    items[2] = steal_tuple(NULL, fired_items, n_fired);
+    items[3] = state;
+    items[4] = hold_object(k, off_after);
+    *decision = steal_tuple(k->Decision, items, 5);
+    if (*decision == NULL)
+        return -1;
+    *levels_out = levels;
+    return 1;
+}
+
+/* _add_period: cut at `cut`, kept if not empty. */
+static inline void
+add_period(Period *periods, Py_ssize_t *n, double begin, double finish, int level, double cut)
+{
+    if (finish > cut)
+        finish = cut;
+    if (finish > begin) {
+        periods[*n].start = begin;
+        periods[*n].end = finish;
+        periods[*n].level = level;
+        (*n)++;
+    }
+}
+
+/* _record_quiet: back-to-back uneventful cycles from `day` to `until`, cut at `end_day`. */
+static inline void
+record_quiet(const Kernel *k, Period **periods, Py_ssize_t *counts, const int *levels, double day,
+             double until, double end_day)
+{
+    double stop = until < end_day ? until : end_day;
+    for (int d = 0; d < k->n_drugs; d++) {
+        if (levels[d] >= 0) {
+            Period *p = &periods[d][counts[d]++];
+            p->start = day;
+            p->end = stop;
+            p->level = levels[d];
+        }
+    }
+}
+
+static PyObject *
+period_object(const Kernel *k, const Period *p)
+{
+    PyObject *items[3];
+    items[0] = PyFloat_FromDouble(p->start);
+    items[1] = PyFloat_FromDouble(p->end);
+    items[2] = level_object(p->level);
+    return steal_tuple(k->DosePeriod, items, 3);
+}
+
+static PyObject *
+Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "run(state, uniforms, rows_kept, start_day, end_day, cycle_days)");
+        return NULL;
+    }
+    PyObject *start_state = args[0], *table = args[1], *kept = args[2];
+    PyObject *end_obj = args[4], *cycle_obj = args[5];
+    const int n_ae = k->n_ae, n_drugs = k->n_drugs, n_rules = k->n_rules;
+    Py_buffer view;
+    if (PyObject_GetBuffer(table, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyErr_Clear(); /* not a C-contiguous buffer: run_course converts it */
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "d") != 0) {
+        PyBuffer_Release(&view);
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    if (view.ndim != 2 || view.shape[1] < k->n_columns) {
+        PyBuffer_Release(&view);
+        PyErr_Format(PyExc_ValueError,
+                     "uniforms must be rows of at least %d columns (AE types, onset, recoveries)",
+                     k->n_columns);
+        return NULL;
+    }
+    const double *uniforms = (const double *)view.buf;
+    const Py_ssize_t n_rows = view.shape[0], width = view.shape[1];
+    double start_day = PyFloat_AsDouble(args[3]);
+    double end_day = PyFloat_AsDouble(end_obj);
+    double cycle_days = PyFloat_AsDouble(cycle_obj);
+    if (PyErr_Occurred()) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(start_state, k->DoseState) || PyTuple_GET_SIZE(start_state) != 6) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "run: state must be a DoseState");
+        return NULL;
+    }
+
+    /* Scratch memory, one block. Every cycle uses a row, makes at most 3 periods per drug and
+     * at most one decision. */
+    const Py_ssize_t cap_periods = 3 * n_rows + 3;
+#define LAYOUT(X)                                                                      \
+    X(starts, double, n_rows + 1)                                                      \
+    X(levels_given, PyObject *, n_rows + 1) /* borrowed: the start's or a decision's */ \
+    X(decisions, PyObject *, n_rows + 1)    /* owned (cycle number, Decision) pairs */  \
+    X(period_store, Period, (size_t)n_drugs * (size_t)cap_periods)                     \
+    X(periods, Period *, n_drugs)                                                      \
+    X(period_counts, Py_ssize_t, n_drugs)                                              \
+    X(hold, Hold, n_drugs)                                                             \
+    X(reductions, long long, n_drugs)                                                  \
+    X(levels, int, n_drugs)                                                            \
+    X(previous, int, n_drugs)                                                          \
+    X(actions, int, n_drugs)                                                           \
+    X(occurrences, long long, n_rules)                                                 \
+    X(scratch, int, n_rules + 2 * n_drugs)                                             \
+    X(objects, PyObject *, n_rules + 2 * n_drugs)                                      \
+    X(highest, int, n_ae)                                                              \
+    X(grades, int, n_ae)
+#define ALIGNED(type, count) (((size_t)(count) * sizeof(type) + 15) & ~(size_t)15)
+#define MEASURE(name, type, count) bytes += ALIGNED(type, count);
+#define CARVE(name, type, count)                                                       \
+    type *name = (type *)cursor;                                                       \
+    cursor += ALIGNED(type, count);
+    size_t bytes = 0;
+    LAYOUT(MEASURE)
+    char *memory = PyMem_Malloc(bytes);
+    if (memory == NULL) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    char *cursor = memory;
+    LAYOUT(CARVE)
+#undef LAYOUT
+#undef ALIGNED
+#undef MEASURE
+#undef CARVE
+    Py_ssize_t n_decisions = 0, n_cycles = 0;
+    PyObject *state = NULL, *result = NULL;
+    PyObject *current_levels; /* borrowed: the state's levels tuple */
+
+    for (int d = 0; d < n_drugs; d++) {
+        periods[d] = period_store + (size_t)d * cap_periods;
+        period_counts[d] = 0;
+    }
+    memset(highest, 0, sizeof(int) * (size_t)n_ae);
+    /* the start state's numbers */
+    Py_INCREF(start_state);
+    state = start_state;
+    PyObject *assigned = PyTuple_GET_ITEM(state, 1);
+    current_levels = PyTuple_GET_ITEM(state, 0);
+    {
+        PyObject *red = PyTuple_GET_ITEM(state, 2), *occ = PyTuple_GET_ITEM(state, 3);
+        if (!PyTuple_Check(current_levels) || PyTuple_GET_SIZE(current_levels) != n_drugs
+            || !PyTuple_Check(red) || PyTuple_GET_SIZE(red) != n_drugs || !PyTuple_Check(occ)
+            || PyTuple_GET_SIZE(occ) != n_rules) {
+            PyErr_SetString(PyExc_ValueError, "run: the state does not fit the policy");
+            goto done;
+        }
+        for (int d = 0; d < n_drugs; d++) {
+            PyObject *lv = PyTuple_GET_ITEM(current_levels, d);
+            levels[d] = lv == Py_None ? -1 : (int)PyLong_AsLong(lv);
+            reductions[d] = as_long_long(PyTuple_GET_ITEM(red, d));
+        }
+        for (int r = 0; r < n_rules; r++)
+            occurrences[r] = as_long_long(PyTuple_GET_ITEM(occ, r));
+        if (PyErr_Occurred())
+            goto done;
+    }
+    State s = {levels, reductions, occurrences, 0};
+    s.holds = as_long_long(PyTuple_GET_ITEM(state, 4));
+    if (PyErr_Occurred())
+        goto done;
+
+    int ended_by_rule = 0;
+    double ended = end_day;
+    double day = start_day;
+    Py_ssize_t row = 0; /* the next cycle's row; its cycle number is row + 1 */
+    const double closing = end_day - DAY_TOLERANCE * cycle_days;
+#define ROW(i) (uniforms + (size_t)(i) * (size_t)width)
+#define CHECK_ROW(i)                                                                   \
+    if ((i) < 0 || (i) >= n_rows) {                                                    \
+        PyErr_SetString(PyExc_IndexError, "list index out of range");                  \
+        goto done;                                                                     \
+    }
+    while (day < closing) {
+        /* cycles given if nothing happens */
+        double left_real = ceil((end_day - day) / cycle_days - DAY_TOLERANCE);
+        if (!(left_real < (double)PY_SSIZE_T_MAX)) {
+            PyErr_SetString(PyExc_IndexError, "list index out of range");
+            goto done;
+        }
+        Py_ssize_t left = (Py_ssize_t)left_real;
+        Py_ssize_t given = row + left;
+        double last_start = day + (double)(left - 1) * cycle_days;
+        CHECK_ROW(given - 1)
+        /* the rows whose AEs happen: the last cycle's only if they show before the end */
+        Py_ssize_t happen =
+            last_start + ROW(given - 1)[n_ae] * cycle_days < end_day ? given : given - 1;
+        Py_ssize_t event = row;
+        int broke = 0;
+        while (event < happen && event + 1 < k->cycle_rows) { /* cycles with their own factors */
+            if (eventful(k, ROW(event), levels, (int)event)) {
+                broke = 1;
+                break;
+            }
+            event++;
+        }
+        if (!broke) {
+            int trow = k->cycle_rows - 1;
+            while (event < happen && !eventful(k, ROW(event), levels, trow))
+                event++;
+        }
+        if (event > row) { /* uneventful cycles, back to back at the same levels */
+            for (Py_ssize_t r = row; r < event; r++) {
+                grade_row(k, ROW(r), levels, threshold_row(k, r + 1), grades);
+                for (int a = 0; a < n_ae; a++) {
+                    if (grades[a] > highest[a])
+                        highest[a] = grades[a];
+                }
+            }
+            Py_ssize_t n = event - row;
+            for (Py_ssize_t i = 0; i < n; i++) {
+                starts[n_cycles] = day + (double)i * cycle_days;
+                levels_given[n_cycles++] = current_levels;
+            }
+            record_quiet(k, periods, period_counts, levels, day, day + (double)n * cycle_days,
+                         end_day);
+            day += (double)n * cycle_days;
+            row = event;
+        }
+        if (event == happen) {
+            if (happen < given) { /* the last cycle, whose AEs would show after the end */
+                starts[n_cycles] = day;
+                levels_given[n_cycles++] = current_levels;
+                record_quiet(k, periods, period_counts, levels, day, day + cycle_days, end_day);
+                row += 1;
+            }
+            break;
+        }
+        const double *values = ROW(row);
+        grade_row(k, values, levels, threshold_row(k, row + 1), grades);
+        for (int a = 0; a < n_ae; a++) {
+            if (grades[a] > highest[a])
+                highest[a] = grades[a];
+        }
+        double onset = day + values[n_ae] * cycle_days;
+        double due = day + cycle_days;
+        starts[n_cycles] = day;
+        levels_given[n_cycles++] = current_levels;
+        memcpy(previous, levels, sizeof(int) * (size_t)n_drugs);
+        double off_after;
+        int off;
+        PyObject *decision = NULL, *new_levels = NULL;
+        int fired = decide(k, &s, grades, values + n_ae + 1, assigned, actions, hold, &off_after,
+                           &off, &decision, &new_levels, scratch, objects);
+        if (fired < 0)
+            goto done;
+        row += 1;
+        if (!fired) { /* a handled grade, but for a drug already stopped */
+            record_quiet(k, periods, period_counts, levels, day, due, end_day);
+            day = due;
+            continue;
+        }
+        current_levels = new_levels; /* kept alive by the decision, kept to the end */
+        PyObject *number = PyLong_FromSsize_t(row);
+        PyObject *pair = number == NULL ? NULL : PyTuple_New(2);
+        if (pair == NULL) {
+            Py_XDECREF(number);
+            Py_DECREF(decision);
+            goto done;
+        }
+        PyTuple_SET_ITEM(pair, 0, number);
+        PyTuple_SET_ITEM(pair, 1, decision);
+        decisions[n_decisions++] = pair;
+        Py_SETREF(state, PyTuple_GET_ITEM(decision, 3));
+        Py_INCREF(state);
+        double next_day;
+        if (off && onset + off_after >= end_day) {
+            /* The end (progression, death, dropout, the data cut) comes first, in the hold
+             * before the rule would end treatment: it has not ended it. */
+            PyObject *kept_state = new_record(k->DoseState, 6);
+            if (kept_state == NULL)
+                goto done;
+            for (int i = 0; i < 6; i++) {
+                PyObject *x = i == 5 ? Py_False : PyTuple_GET_ITEM(state, i);
+                Py_INCREF(x);
+                PyTuple_SET_ITEM(kept_state, i, x);
+            }
+            Py_SETREF(state, kept_state);
+            off = 0;
+            next_day = end_day;
+        }
+        else if (off) {
+            ended = next_day = onset + off_after;
+            ended_by_rule = 1;
+        }
+        else {
+            double longest = hold[0].value;
+            for (int d = 1; d < n_drugs; d++) {
+                if (hold[d].value > longest)
+                    longest = hold[d].value;
+            }
+            double until = onset + longest;
+            next_day = due; /* min(max(due, onset + longest), end_day) */
+            if (until > next_day)
+                next_day = until;
+            if (end_day < next_day)
+                next_day = end_day;
+        }
+        for (int d = 0; d < n_drugs; d++) { /* _record_drug */
+            if (previous[d] < 0)
+                continue;
+            Period *p = periods[d];
+            Py_ssize_t *n = &period_counts[d];
+            double recovered = onset + hold[d].value;
+            if (!k->daily[d]) {
+                add_period(p, n, day, due, previous[d], next_day);
+                if (actions[d] == A_DISCONTINUE)
+                    add_period(p, n, due, recovered, -1, next_day); /* held past the due day */
+                else
+                    add_period(p, n, due, next_day, -1, next_day);
+            }
+            else if (actions[d] == A_CONTINUE) {
+                add_period(p, n, day, next_day, previous[d], next_day);
+            }
+            else {
+                add_period(p, n, day, onset, previous[d], next_day);
+                add_period(p, n, onset, recovered, -1, next_day);
+                if (actions[d] != A_DISCONTINUE)
+                    add_period(p, n, recovered, next_day, levels[d], next_day);
+            }
+        }
+        if (off)
+            break;
+        day = next_day;
+    }
+#undef ROW
+#undef CHECK_ROW
+
+    /* Course(cycle_start_days, levels, highest_grades, decisions, periods, end_day, state,
+     *        uniform_rows, cycle_days) */
+    {
+        PyObject *items[9] = {NULL};
+        PyObject *t = PyTuple_New(n_cycles);
+        if (t != NULL) {
+            for (Py_ssize_t i = 0; i < n_cycles; i++) {
+                PyObject *x = PyFloat_FromDouble(starts[i]);
+                if (x == NULL) {
+                    Py_CLEAR(t);
+                    break;
+                }
+                PyTuple_SET_ITEM(t, i, x);
+            }
+        }
+        items[0] = t;
+        t = PyTuple_New(n_cycles);
+        if (t != NULL) {
+            for (Py_ssize_t i = 0; i < n_cycles; i++) {
+                Py_INCREF(levels_given[i]);
+                PyTuple_SET_ITEM(t, i, levels_given[i]);
+            }
+        }
+        items[1] = t;
+        t = PyTuple_New(n_ae);
+        if (t != NULL) {
+            for (int a = 0; a < n_ae; a++)
+                PyTuple_SET_ITEM(t, a, PyLong_FromLong(highest[a])); /* small ints: no failure */
+        }
+        items[2] = t;
+        t = PyTuple_New(n_decisions);
+        if (t != NULL) {
+            for (Py_ssize_t i = 0; i < n_decisions; i++) {
+                PyTuple_SET_ITEM(t, i, decisions[i]);
+                decisions[i] = NULL;
+            }
+        }
+        items[3] = t;
+        t = PyTuple_New(n_drugs);
+        if (t != NULL) {
+            for (int d = 0; d < n_drugs && t != NULL; d++) {
+                PyObject *drug = PyTuple_New(period_counts[d]);
+                if (drug == NULL) {
+                    Py_CLEAR(t);
+                    break;
+                }
+                PyTuple_SET_ITEM(t, d, drug);
+                for (Py_ssize_t i = 0; i < period_counts[d]; i++) {
+                    PyObject *x = period_object(k, &periods[d][i]);
+                    if (x == NULL) {
+                        Py_CLEAR(t);
+                        break;
+                    }
+                    PyTuple_SET_ITEM(drug, i, x);
+                }
+            }
+        }
+        items[4] = t;
+        if (ended_by_rule)
+            items[5] = PyFloat_FromDouble(ended);
+        else {
+            Py_INCREF(end_obj);
+            items[5] = end_obj;
+        }
+        Py_INCREF(state);
+        items[6] = state;
+        /* uniform_rows: the array's rows used (a view), or a tuple of the rows' lists */
+        PyObject *used = PySequence_GetSlice(kept, 0, n_cycles);
+        if (used != NULL && PyList_Check(used))
+            Py_SETREF(used, PyList_AsTuple(used));
+        items[7] = used;
+        Py_INCREF(cycle_obj);
+        items[8] = cycle_obj;
+        result = steal_tuple(k->Course, items, 9);
+    }
+done:
+    for (Py_ssize_t i = 0; i < n_decisions; i++)
+        Py_XDECREF(decisions[i]);
+    Py_XDECREF(state);
+    PyMem_Free(memory);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef Kernel_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))Kernel_run, METH_FASTCALL,
+     "run(state, uniforms, rows_kept, start_day, end_day, cycle_days) -> Course or "
+     "NotImplemented: sim.dose_modification.run_course for one patient."},
+    {"__reduce__", (PyCFunction)Kernel_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject KernelType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sim._course.Kernel",
+    .tp_basicsize = sizeof(Kernel),
+    .tp_dealloc = (destructor)Kernel_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A ModificationPolicy's tables, compiled: see sim/_course.c.",
+    .tp_methods = Kernel_methods,
+    .tp_new = Kernel_new,
+};
+
+static struct PyModuleDef course_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "sim._course",
+    .m_doc = "The compiled kernel of sim.dose_modification.run_course (see sim/_course.c).",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__course(void)
+{
+    if (PyType_Ready(&KernelType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&course_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&KernelType);
+    if (PyModule_AddObject(m, "Kernel", (PyObject *)&KernelType) < 0) {
+        Py_DECREF(&KernelType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
