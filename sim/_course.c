@@ -714,15 +714,14 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&view);
         Py_RETURN_NOTIMPLEMENTED;
     }
-    if (view.ndim != 2 || view.shape[1] < k->n_columns) {
+    /* rows x columns; no rows at all may come as a 1-D array (from an empty list) */
+    if (!(view.ndim == 2 || (view.ndim == 1 && view.shape[0] == 0))) {
         PyBuffer_Release(&view);
-        PyErr_Format(PyExc_ValueError,
-                     "uniforms must be rows of at least %d columns (AE types, onset, recoveries)",
-                     k->n_columns);
+        PyErr_SetString(PyExc_ValueError, "uniforms must be a 2-D array, one row per cycle");
         return NULL;
     }
     const double *uniforms = (const double *)view.buf;
-    const Py_ssize_t n_rows = view.shape[0], width = view.shape[1];
+    const Py_ssize_t n_rows = view.shape[0], width = view.ndim == 2 ? view.shape[1] : 0;
     double start_day = PyFloat_AsDouble(args[3]);
     double end_day = PyFloat_AsDouble(end_obj);
     double cycle_days = PyFloat_AsDouble(cycle_obj);
@@ -821,6 +820,14 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
     if ((i) < 0 || (i) >= n_rows) {                                                    \
         PyErr_SetString(PyExc_IndexError, "list index out of range");                  \
         goto done;                                                                     \
+    }
+    if (day < closing && n_rows > 0 && width < k->n_columns) {
+        /* (the reference would fail only when it reads a missing column: a kernel reads whole
+         * rows) */
+        PyErr_Format(PyExc_ValueError,
+                     "uniforms must be rows of at least %d columns (AE types, onset, recoveries)",
+                     k->n_columns);
+        goto done;
     }
     while (day < closing) {
         /* cycles given if nothing happens */
