@@ -470,6 +470,15 @@ def relative_dose_intensity(
     doses are that time over `cycle_days`, the time running at least one cycle past the last dose
     (Lyman's convention), so a course without delays or reductions has RDI 1. NaN if never given.
     """
+    if len(periods) == 1 and drug.schedule == "daily":
+        # Most courses (the engine asks for every patient): one period, so one term of the sum
+        # below; the same numbers, without building the lists.
+        start, end, level = periods[0]
+        if level is None:
+            return math.nan
+        taken = sum((drug.dose_levels[level] * (end - start),))
+        planned = drug.dose_levels[assigned_level] * (end - start)
+        return taken / planned if planned > 0 else math.nan
     given = [p for p in periods if p.level is not None]
     if not given:
         return math.nan
@@ -589,7 +598,11 @@ class Course(NamedTuple):
         that is over before its next dose is due holds no dose and does not count)."""
         if not self.decisions:  # most courses: every dose as assigned
             return False
-        return any(p.level is None for drug in self.periods for p in drug)
+        for drug in self.periods:  # (loops: a generator costs more than these tests)
+            for period in drug:
+                if period.level is None:
+                    return True
+        return False
 
     @property
     def reduced(self) -> bool:
@@ -597,12 +610,12 @@ class Course(NamedTuple):
         because treatment ended during the hold, does not count)."""
         if not self.decisions:
             return False
-        assigned = self.state.assigned
-        return any(
-            p.level is not None and p.level < assigned[d]
-            for d, drug in enumerate(self.periods)
-            for p in drug
-        )
+        for drug, assigned in zip(self.periods, self.state.assigned, strict=True):
+            for period in drug:
+                level = period.level
+                if level is not None and level < assigned:
+                    return True
+        return False
 
     @property
     def off_for_toxicity(self) -> bool:

@@ -11,6 +11,7 @@ Same-day order (pinned in tests): a scan is read before the cycle that would sta
 progression seen at the day-63 scan means cycle 4 is not given.
 """
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -373,7 +374,8 @@ class _Patient:
     def visits(self, until_day: float, plan: "TrialPlan") -> tuple[tuple[float, ...], ...]:
         """(cycle start days, scan days) of this patient's follow-up up to `until_day`."""
         if self.course is not None:  # holds delay cycles; scans keep their calendar
-            cycles = [day for day in self.course.cycle_start_days if day <= until_day]
+            starts = self.course.cycle_start_days  # increasing: those by the day are a prefix
+            cycles = starts[: bisect.bisect_right(starts, until_day)]
             scans = scan_schedule(self.start_day, self.end_day, plan.scan_interval_days, until_day)
         else:
             cycles, scans = visit_schedule(
@@ -680,23 +682,24 @@ class _TrialRun:
             horizon *= 2
 
     def ae_rows(self, patient_id: int, days: float) -> np.ndarray:
-        """This patient's adverse-event uniforms for `days` of treatment (see _AE_BLOCK_CYCLES)."""
-        policy = self.plan.toxicity.policy
-        chunk = (patient_id - 1) // _AE_CHUNK_PATIENTS
-        while len(self.ae_chunks) <= chunk:  # chunks in order whoever needs one first
-            shape = (_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, policy.uniforms_per_cycle)
-            self.ae_chunks.append(self.streams.adverse_events.random(shape))
-        rows = self.ae_chunks[chunk][(patient_id - 1) % _AE_CHUNK_PATIENTS]
+        """This patient's adverse-event uniforms for `days` of treatment (see _AE_BLOCK_CYCLES):
+        a C-contiguous float64 array, which run_course's kernel reads in place."""
+        chunk, index = divmod(patient_id - 1, _AE_CHUNK_PATIENTS)
+        chunks = self.ae_chunks
+        while len(chunks) <= chunk:  # chunks in order whoever needs one first
+            columns = self.plan.toxicity.policy.uniforms_per_cycle
+            shape = (_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns)
+            chunks.append(self.streams.adverse_events.random(shape))
         needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding
-        if needed > _AE_BLOCK_CYCLES:
-            extra = np.random.default_rng(
-                np.random.SeedSequence(
-                    self.streams.seed, spawn_key=(self.streams.replicate, 1000, patient_id)
-                )
+        if needed <= _AE_BLOCK_CYCLES:
+            return chunks[chunk][index, :needed]  # one view (indexing twice costs twice)
+        extra = np.random.default_rng(
+            np.random.SeedSequence(
+                self.streams.seed, spawn_key=(self.streams.replicate, 1000, patient_id)
             )
-            more = extra.random((needed - _AE_BLOCK_CYCLES, policy.uniforms_per_cycle))
-            rows = np.concatenate([rows, more])
-        return rows[:needed]
+        )
+        more = extra.random((needed - _AE_BLOCK_CYCLES, chunks[chunk].shape[2]))
+        return np.concatenate([chunks[chunk][index], more])[:needed]
 
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.
