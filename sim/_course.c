@@ -1068,6 +1068,210 @@ done:
     return result;
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* What a patient record reports of a course: exposure(course, drug, dose_levels, daily) ->
+ * (course.held, course.reduced, relative_dose_intensity(drug's doses, course.state.assigned[drug],
+ * course.periods[drug], course.cycle_days)), as sim.dose_modification.course_exposure documents.
+ * Mirrors those two properties and that function (tests/test_course_kernel.py compares them);
+ * NotImplemented for anything but the kernel's own Course of floats, levels and float doses,
+ * which course_exposure then reads with them. */
+
+static PyObject *builtin_sum; /* sum(): the reference's summation, whatever Python's version */
+
+/* An exact float's value, or 0 if `x` is not one. */
+static inline int
+exact_float(PyObject *x, double *value)
+{
+    if (!PyFloat_CheckExact(x))
+        return 0;
+    *value = PyFloat_AS_DOUBLE(x);
+    return 1;
+}
+
+/* A DosePeriod: a tuple subclass of three (the Python code reads .level, which a plain tuple
+ * lacks) whose days are floats. */
+static inline int
+is_period(PyObject *period)
+{
+    double day;
+    return PyTuple_Check(period) && !PyTuple_CheckExact(period) && PyTuple_GET_SIZE(period) == 3
+           && exact_float(PyTuple_GET_ITEM(period, 0), &day)
+           && exact_float(PyTuple_GET_ITEM(period, 1), &day);
+}
+
+/* relative_dose_intensity's numbers, in its order of operations: the doses taken summed by
+ * Python's sum() over the same terms (its algorithm differs between Python versions). 1 with
+ * the RDI in *rdi, 0 if these are not floats and levels of `doses` (the Python function then
+ * computes it), -1 on error. */
+static int
+dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *periods,
+               double cycle_days, double *rdi)
+{
+    double planned_dose;
+    Py_ssize_t assigned = PyLong_CheckExact(assigned_level) ? PyLong_AsSsize_t(assigned_level) : -1;
+    if (assigned == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    if (!PyTuple_Check(periods) || assigned < 0 || assigned >= PyTuple_GET_SIZE(doses)
+        || !exact_float(PyTuple_GET_ITEM(doses, assigned), &planned_dose))
+        return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(periods), n_given = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *level = PyTuple_GET_ITEM(PyTuple_GET_ITEM(periods, i), 2);
+        if (level == Py_None)
+            continue;
+        Py_ssize_t index = PyLong_CheckExact(level) ? PyLong_AsSsize_t(level) : -1;
+        if (index == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (index < 0 || index >= PyTuple_GET_SIZE(doses)
+            || !PyFloat_CheckExact(PyTuple_GET_ITEM(doses, index)))
+            return 0;
+        n_given++;
+    }
+    if (n_given == 0) { /* never given */
+        *rdi = Py_NAN;
+        return 1;
+    }
+    PyObject *terms = PyTuple_New(n_given);
+    if (terms == NULL)
+        return -1;
+    double first = 0.0, last_start = 0.0;
+    double end = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(PyTuple_GET_ITEM(periods, n - 1), 1));
+    double last_count = 0.0;
+    Py_ssize_t t = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *period = PyTuple_GET_ITEM(periods, i);
+        PyObject *level = PyTuple_GET_ITEM(period, 2);
+        if (level == Py_None)
+            continue;
+        double start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
+        double stop = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
+        double dose = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(doses, PyLong_AsSsize_t(level)));
+        if (t == 0)
+            first = start;
+        double term;
+        if (daily)
+            term = dose * (stop - start);
+        else {
+            /* DosePeriod.administrations: math.ceil((end - start) / cycle_days - 1e-9), an int;
+             * dose * that int multiplies by the int as a float (exact below 2**53) */
+            double count = ceil((stop - start) / cycle_days - 1e-9);
+            if (!(fabs(count) < 9007199254740992.0)) {
+                Py_DECREF(terms);
+                return 0;
+            }
+            last_count = count;
+            last_start = start;
+            term = dose * count;
+        }
+        PyObject *x = PyFloat_FromDouble(term);
+        if (x == NULL) {
+            Py_DECREF(terms);
+            return -1;
+        }
+        PyTuple_SET_ITEM(terms, t++, x);
+    }
+    PyObject *sum = PyObject_CallOneArg(builtin_sum, terms);
+    Py_DECREF(terms);
+    if (sum == NULL)
+        return -1;
+    double taken = PyFloat_AsDouble(sum);
+    Py_DECREF(sum);
+    if (taken == -1.0 && PyErr_Occurred())
+        return -1;
+    double planned;
+    if (daily)
+        planned = planned_dose * (end - first);
+    else {
+        double last_dose = last_start + (last_count - 1) * cycle_days;
+        double until = end; /* max(end, last_dose + cycle_days) */
+        if (last_dose + cycle_days > until)
+            until = last_dose + cycle_days;
+        planned = planned_dose * (until - first) / cycle_days;
+    }
+    *rdi = planned > 0 ? taken / planned : Py_NAN;
+    return 1;
+}
+
+static PyObject *
+exposure(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "exposure(course, drug, dose_levels, daily)");
+        return NULL;
+    }
+    PyObject *course = args[0], *doses = args[2];
+    int daily = PyObject_IsTrue(args[3]);
+    if (daily < 0)
+        return NULL;
+    Py_ssize_t drug = PyLong_AsSsize_t(args[1]);
+    if (drug == -1 && PyErr_Occurred())
+        return NULL;
+    double cycle_days;
+    /* Course(cycle_start_days, levels, highest_grades, decisions, periods, end_day, state, ...) */
+    if (!PyTuple_Check(course) || PyTuple_GET_SIZE(course) != 9 || !PyTuple_Check(doses)
+        || !exact_float(PyTuple_GET_ITEM(course, 8), &cycle_days))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *decisions = PyTuple_GET_ITEM(course, 3), *periods = PyTuple_GET_ITEM(course, 4);
+    PyObject *state = PyTuple_GET_ITEM(course, 6);
+    if (!PyTuple_Check(decisions) || !PyTuple_Check(periods) || !PyTuple_Check(state)
+        || PyTuple_GET_SIZE(state) != 6 || !PyTuple_Check(PyTuple_GET_ITEM(state, 1)))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *assigned = PyTuple_GET_ITEM(state, 1);
+    Py_ssize_t n_drugs = PyTuple_GET_SIZE(periods);
+    if (PyTuple_GET_SIZE(assigned) != n_drugs || drug < 0 || drug >= n_drugs)
+        Py_RETURN_NOTIMPLEMENTED;
+    for (Py_ssize_t d = 0; d < n_drugs; d++) {
+        PyObject *history = PyTuple_GET_ITEM(periods, d);
+        if (!PyTuple_Check(history))
+            Py_RETURN_NOTIMPLEMENTED;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(history); i++) {
+            if (!is_period(PyTuple_GET_ITEM(history, i)))
+                Py_RETURN_NOTIMPLEMENTED;
+        }
+    }
+    double rdi;
+    int found = dose_intensity(doses, daily, PyTuple_GET_ITEM(assigned, drug),
+                               PyTuple_GET_ITEM(periods, drug), cycle_days, &rdi);
+    if (found <= 0)
+        return found < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+    /* Course.held and Course.reduced: False at once if no rule fired (most courses) */
+    int held = 0, reduced = 0;
+    if (PyTuple_GET_SIZE(decisions) > 0) {
+        for (Py_ssize_t d = 0; d < n_drugs && !held; d++) {
+            PyObject *history = PyTuple_GET_ITEM(periods, d);
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(history); i++) {
+                if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(history, i), 2) == Py_None) {
+                    held = 1;
+                    break;
+                }
+            }
+        }
+        for (Py_ssize_t d = 0; d < n_drugs && !reduced; d++) {
+            PyObject *history = PyTuple_GET_ITEM(periods, d);
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(history); i++) {
+                PyObject *level = PyTuple_GET_ITEM(PyTuple_GET_ITEM(history, i), 2);
+                if (level == Py_None)
+                    continue;
+                int below = PyObject_RichCompareBool(level, PyTuple_GET_ITEM(assigned, d), Py_LT);
+                if (below < 0)
+                    return NULL;
+                if (below) {
+                    reduced = 1;
+                    break;
+                }
+            }
+        }
+    }
+    return Py_BuildValue("(OOd)", held ? Py_True : Py_False, reduced ? Py_True : Py_False, rdi);
+}
+
+static PyMethodDef module_functions[] = {
+    {"exposure", (PyCFunction)(void (*)(void))exposure, METH_FASTCALL,
+     "exposure(course, drug, dose_levels, daily) -> (held, reduced, rdi) or NotImplemented: "
+     "see sim.dose_modification.course_exposure."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef Kernel_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Kernel_run, METH_FASTCALL,
      "run(state, uniforms, rows_kept, start_day, end_day, cycle_days) -> Course or "
@@ -1091,6 +1295,7 @@ static struct PyModuleDef course_module = {
     .m_name = "sim._course",
     .m_doc = "The compiled kernel of sim.dose_modification.run_course (see sim/_course.c).",
     .m_size = -1,
+    .m_methods = module_functions,
 };
 
 PyMODINIT_FUNC
@@ -1098,6 +1303,15 @@ PyInit__course(void)
 {
     if (PyType_Ready(&KernelType) < 0)
         return NULL;
+    if (builtin_sum == NULL) {
+        PyObject *builtins = PyImport_ImportModule("builtins");
+        if (builtins == NULL)
+            return NULL;
+        builtin_sum = PyObject_GetAttrString(builtins, "sum");
+        Py_DECREF(builtins);
+        if (builtin_sum == NULL)
+            return NULL;
+    }
     PyObject *m = PyModule_Create(&course_module);
     if (m == NULL)
         return NULL;

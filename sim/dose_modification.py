@@ -470,15 +470,6 @@ def relative_dose_intensity(
     doses are that time over `cycle_days`, the time running at least one cycle past the last dose
     (Lyman's convention), so a course without delays or reductions has RDI 1. NaN if never given.
     """
-    if len(periods) == 1 and drug.schedule == "daily":
-        # Most courses (the engine asks for every patient): one period, so one term of the sum
-        # below; the same numbers, without building the lists.
-        start, end, level = periods[0]
-        if level is None:
-            return math.nan
-        taken = sum((drug.dose_levels[level] * (end - start),))
-        planned = drug.dose_levels[assigned_level] * (end - start)
-        return taken / planned if planned > 0 else math.nan
     given = [p for p in periods if p.level is not None]
     if not given:
         return math.nan
@@ -620,6 +611,22 @@ class Course(NamedTuple):
     @property
     def off_for_toxicity(self) -> bool:
         return self.state.off_treatment
+
+
+def course_exposure(course: Course, drug_index: int, drug) -> tuple[bool, bool, float]:
+    """(`course.held`, `course.reduced`, `relative_dose_intensity` of drug `drug_index`, `drug`,
+    at its assigned level): what a patient's record reports of the course, at once.
+
+    Computed by sim._course (sim/_course.c), which reads the course as those two properties and
+    that function do (the doses taken summed by Python's own sum()): the same values, tested. A
+    course whose numbers are not floats and ints is read by them instead.
+    """
+    found = _course.exposure(course, drug_index, drug.dose_levels, drug.schedule == "daily")
+    if found is NotImplemented:
+        assigned = course.state.assigned[drug_index]
+        rdi = relative_dose_intensity(drug, assigned, course.periods[drug_index], course.cycle_days)
+        found = (course.held, course.reduced, rdi)
+    return found
 
 
 _DAY_TOLERANCE = 1e-9  # in cycles

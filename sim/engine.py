@@ -35,8 +35,8 @@ from sim.dose_modification import (
     ModificationPolicy,
     ModificationRule,
     RecoveryTime,
+    course_exposure,
     rdi_so_far,
-    relative_dose_intensity,
     run_course,
 )
 from sim.dosefinding import Action, DoseFindingDesign, StopReason, TreatedPatient, build_design
@@ -440,18 +440,14 @@ class _Patient:
                 min(cut_day, self.end_day),
                 course.cycle_days,
             )
-        drug = toxicity.rdi_drug
+        drug = toxicity.rdi_drug  # (the course's assigned levels are the patient's)
+        held, reduced, rdi = course_exposure(course, drug, toxicity.policy.model.drugs[drug])
         return {
             "ae_highest_grades": course.highest_grades,
-            "dose_held": course.held,
-            "dose_reduced": course.reduced,
+            "dose_held": held,
+            "dose_reduced": reduced,
             "off_for_toxicity": course.off_for_toxicity,
-            "rdi": relative_dose_intensity(
-                toxicity.policy.model.drugs[drug],
-                self.assigned_levels[drug],
-                course.periods[drug],
-                course.cycle_days,
-            ),
+            "rdi": rdi,
         }
 
 

@@ -22,9 +22,12 @@ from sim import _course
 from sim.dose_modification import (
     AE_CLASSES,
     Course,
+    DosePeriod,
     ModificationPolicy,
     ModificationRule,
     RecoveryTime,
+    course_exposure,
+    relative_dose_intensity,
     run_course,
     run_course_python,
 )
@@ -57,7 +60,8 @@ def outcome(function, *args):
 
 
 def assert_same(policy, assigned, rows, start_day, end_day, cycle_days):
-    """The kernel's course == the reference's, from an array and from lists of rows."""
+    """The kernel's course == the reference's, from an array and from lists of rows; and what a
+    patient record reads of it, computed at once (course_exposure), as the Python code reads it."""
     array = np.ascontiguousarray(rows, dtype=np.float64)
     for uniforms in (array, array.tolist()):
         fast = outcome(run_course, policy, assigned, uniforms, start_day, end_day, cycle_days)
@@ -67,7 +71,18 @@ def assert_same(policy, assigned, rows, start_day, end_day, cycle_days):
         assert identical(fast, slow), (fast, slow)
         if isinstance(fast, Course) and isinstance(uniforms, list):
             assert fast == slow  # what the brief asks, spelled out (arrays do not compare so)
+    if isinstance(slow, Course):
+        assert_same_exposure(policy, slow)
     return slow
+
+
+def assert_same_exposure(policy, course):
+    for d, drug in enumerate(policy.model.drugs):
+        rdi = relative_dose_intensity(
+            drug, course.state.assigned[d], course.periods[d], course.cycle_days
+        )
+        expected = (course.held, course.reduced, rdi)
+        assert identical(course_exposure(course, d, drug), expected)
 
 
 # --- generated policies ----------------------------------------------------------------------
@@ -78,7 +93,9 @@ FINITE = {"allow_nan": False, "allow_infinity": False}
 @st.composite
 def drugs(draw, index):
     levels = draw(st.integers(1, 4))
-    doses = tuple(float(10 * (i + 1)) for i in range(levels))
+    doses = tuple(10 * (i + 1) for i in range(levels))  # ints: course_exposure leaves them to
+    if draw(st.booleans()):  # the Python code; floats it computes
+        doses = tuple(float(dose) for dose in doses)
     max_hold = draw(
         st.one_of(
             st.just(math.inf),
@@ -324,6 +341,34 @@ def test_arrays_of_another_type_or_layout_and_their_rows_kept():
         slow = run_course_python(policy, (3, 0), uniforms, 0.0, 100.0, 21.0)
         assert identical(fast, slow)
         assert fast.uniform_rows.base is uniforms or fast.uniform_rows.base is uniforms.base
+
+
+def test_course_exposure_of_courses_not_of_floats_is_the_python_code_s():
+    """A course made by hand, with integer days or a plain tuple for a period, or a drug with
+    integer doses: course_exposure reads it with Course.held, .reduced and
+    relative_dose_intensity (it computes only float days and doses itself)."""
+    policy = hold_policy(1.5)
+    rows = np.random.default_rng(3).random((8, 5)) ** 4
+    course = run_course(policy, (3, 0), rows, 0.0, 150.0, 21.0)
+    assert course.decisions  # held and reduced are read, not settled by "no rule fired"
+    integer_days = course._replace(
+        periods=tuple(
+            tuple(DosePeriod(round(p.start_day), round(p.end_day), p.level) for p in drug)
+            for drug in course.periods
+        )
+    )
+    plain = course._replace(periods=(tuple(tuple(p) for p in course.periods[0]),
+                                     course.periods[1]))  # fmt: skip
+    for changed in (course, integer_days, course._replace(cycle_days=21)):
+        assert_same_exposure(policy, changed)
+    with pytest.raises(AttributeError):  # a plain tuple has no .level, whoever reads it
+        course_exposure(plain, 0, RUX)
+    integer_doses = Drug("rux", "daily", (10, 15, 20, 25), max_reductions=2, max_hold_days=28)
+    assert identical(
+        course_exposure(course, 0, integer_doses),
+        (course.held, course.reduced,
+         relative_dose_intensity(integer_doses, 3, course.periods[0], 21.0)),
+    )  # fmt: skip
 
 
 def test_bad_inputs_fail_as_the_reference_fails():

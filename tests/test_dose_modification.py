@@ -538,30 +538,6 @@ def test_relative_dose_intensity_of_a_daily_drug():
     assert math.isnan(relative_dose_intensity(RUX, 3, (DosePeriod(0, 7, None),), 21.0))
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    start=st.floats(0.0, 1000.0),
-    length=st.floats(1e-9, 500.0),
-    level=st.one_of(st.none(), st.integers(0, 3)),
-    assigned=st.integers(0, 3),
-)
-def test_the_rdi_of_one_daily_period_is_the_general_formula_with_one_term(
-    start, length, level, assigned
-):
-    """relative_dose_intensity's shortcut for one period of a daily drug (most patients) gives
-    what its general branch computes: the sum of the one term over the planned dose."""
-    period = DosePeriod(start, start + length, level)
-    rdi = relative_dose_intensity(RUX, assigned, (period,), 21.0)
-    if level is None:
-        assert math.isnan(rdi)
-        return
-    days = period.end_day - period.start_day
-    terms = (RUX.dose_levels[level] * days for _ in range(1))  # the general branch's sum
-    planned = RUX.dose_levels[assigned] * (period.end_day - period.start_day)
-    expected = sum(terms) / planned if planned > 0 else math.nan
-    assert rdi == expected or (math.isnan(rdi) and math.isnan(expected))
-
-
 def test_relative_dose_intensity_of_a_day1_drug():
     """Doses of 6, 6, 4 mg/kg on days 0, 28, 49, each cycle 21 days: the time runs to 49 + 21 =
     70 days, 70 / 21 planned doses of 6: (16 / 6) / (70 / 21) = 0.8. A course cut short by
