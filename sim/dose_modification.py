@@ -589,11 +589,7 @@ class Course(NamedTuple):
         that is over before its next dose is due holds no dose and does not count)."""
         if not self.decisions:  # most courses: every dose as assigned
             return False
-        for drug in self.periods:  # (loops: a generator costs more than these tests)
-            for period in drug:
-                if period.level is None:
-                    return True
-        return False
+        return any(p.level is None for drug in self.periods for p in drug)
 
     @property
     def reduced(self) -> bool:
@@ -601,12 +597,12 @@ class Course(NamedTuple):
         because treatment ended during the hold, does not count)."""
         if not self.decisions:
             return False
-        for drug, assigned in zip(self.periods, self.state.assigned, strict=True):
-            for period in drug:
-                level = period.level
-                if level is not None and level < assigned:
-                    return True
-        return False
+        assigned = self.state.assigned
+        return any(
+            p.level is not None and p.level < assigned[d]
+            for d, drug in enumerate(self.periods)
+            for p in drug
+        )
 
     @property
     def off_for_toxicity(self) -> bool:
