@@ -398,7 +398,7 @@ def test_the_kernel_is_built_once_per_policy_and_pickles_with_it():
 
 # --- the bundled scenario, whole runs with either implementation ------------------------------
 
-SCENARIO = "ruxolitinib_trastuzumab_toxicity"
+SCENARIO = "ruxolitinib_trastuzumab"
 
 
 def same_values(a: list[float], b: list[float]) -> bool:

@@ -15,8 +15,10 @@ REFERENCE = "ruxolitinib_trastuzumab"
 
 
 def _trials(overrides=(), reps=200, seed=11, trace=False):
-    """Trials of the reference scenario's phase II alone (phase I has its own tests)."""
-    plan = TrialPlan.from_scenario(load_scenario(REFERENCE, ["phase1.enabled=false", *overrides]))
+    """Trials of the reference scenario's phase II alone, without its AE model (phase I and the
+    AE model have their own tests: here cycles are never held)."""
+    base = ["phase1.enabled=false", "toxicity.enabled=false"]
+    plan = TrialPlan.from_scenario(load_scenario(REFERENCE, [*base, *overrides]))
     return [simulate_trial(plan, replicate_streams(seed, i), trace=trace) for i in range(reps)]
 
 
@@ -149,7 +151,7 @@ def test_the_same_replicate_gives_the_same_trial():
 def test_the_size_of_the_draw_chunks_moves_no_number(monkeypatch):
     """Patients' draws come off their streams _CHUNK rows at a time, in order: the chunk size is
     a matter of speed only (phase I, phase II and the AE model each draw so)."""
-    plan = TrialPlan.from_scenario(load_scenario(f"{REFERENCE}_toxicity"))
+    plan = TrialPlan.from_scenario(load_scenario(REFERENCE))
     trials = [simulate_trial(plan, replicate_streams(5, i), trace=True) for i in range(3)]
     monkeypatch.setattr(engine, "_CHUNK", 3)
     assert [simulate_trial(plan, replicate_streams(5, i), trace=True) for i in range(3)] == trials

@@ -14,7 +14,7 @@ from sim.rng import replicate_streams
 from sim.runner import run
 from sim.scenario import load_scenario, validate_scenario
 
-SCENARIO = "ruxolitinib_trastuzumab_toxicity"
+SCENARIO = "ruxolitinib_trastuzumab"
 # The trial's phase II, as the calibration assumed it (docs/ae_calibration.md): phase I off (its
 # patients were treated at the RP2D), PFS with the observed median of 8.3 weeks.
 AS_OBSERVED = ["phase1.enabled=false", "phase2.true_median_weeks=8.3"]

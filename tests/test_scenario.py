@@ -166,17 +166,17 @@ def test_a_disabled_phase1_is_ignored_even_where_there_is_none():
 
 
 def test_a_disabled_ae_model_is_ignored():
-    with_model = load_scenario("ruxolitinib_trastuzumab_toxicity")
+    with_model = load_scenario("ruxolitinib_trastuzumab")
     assert with_model.toxicity is not None
-    without = load_scenario("ruxolitinib_trastuzumab_toxicity", ["toxicity.enabled=false"])
+    without = load_scenario("ruxolitinib_trastuzumab", ["toxicity.enabled=false"])
     assert without.toxicity is None
-    partial = load_scenario("ruxolitinib_trastuzumab_toxicity", ["toxicity={enabled=false}"])
+    partial = load_scenario("ruxolitinib_trastuzumab", ["toxicity={enabled=false}"])
     assert partial.sha256() == without.sha256()
     assert load_scenario("emilia", ["toxicity.enabled=false"]).sha256() == \
         load_scenario("emilia").sha256()
     # An AE-defined DLT needs the model: said, not a crash.
     message = _error(
-        "ruxolitinib_trastuzumab_toxicity",
+        "ruxolitinib_trastuzumab",
         ['phase1.dlts_from="ae_model"', "toxicity.enabled=false"],
     )
     assert "toxicity" in message
@@ -221,7 +221,7 @@ def test_a_haybittle_peto_design_whose_interims_spend_alpha_is_refused_when_load
         # Each passed validation, then `run` raised a traceback or ran for ever (a fuzzer's finds).
         ("egf104900", ["randomized.block_sizes=[4, 4]"],
          "randomized.block_sizes = [4, 4]: expected each size once"),
-        ("ruxolitinib_trastuzumab_toxicity",
+        ("ruxolitinib_trastuzumab",
          ["toxicity.drug[0].dose_levels=[25.0, 20.0, 15.0, 10.0]"],
          "expected increasing doses, the lowest first"),
         ("ruxolitinib_trastuzumab", ["phase1.target_dlt=0.08"],
@@ -240,7 +240,7 @@ def test_values_that_would_break_a_run_are_refused_when_loaded(source, overrides
 
 def test_set_replaces_a_list_item_named_by_its_index():
     scenario = load_scenario(
-        "ruxolitinib_trastuzumab_toxicity",
+        "ruxolitinib_trastuzumab",
         ['toxicity.ae[0].name="anemia"', "phase1.true_dlt_probs[1]=0.3"],
     )
     assert [ae.name for ae in scenario.toxicity.ae[:2]] == ["anemia", "neutrophil count decreased"]
@@ -259,7 +259,7 @@ def test_set_replaces_a_list_item_named_by_its_index():
          "toxicity.ae[0].grade_probs_per_cycle: expected probabilities adding up to <= 1"),
         # The problem shows at another key (a rule names the renamed AE): file and override.
         ("toxicity.ae[1].name=x",
-         "ruxolitinib_trastuzumab_toxicity (bundled) with --set toxicity.ae[1].name=x: "
+         "ruxolitinib_trastuzumab (bundled) with --set toxicity.ae[1].name=x: "
          'toxicity.rule[1].ae = "neutrophil count decreased": expected an AE name'),
         ("toxicity.ae[9].name=x",
          "--set toxicity.ae[9].name=x: toxicity.ae has items toxicity.ae[0] to toxicity.ae[8]; "
@@ -275,7 +275,7 @@ def test_set_replaces_a_list_item_named_by_its_index():
     ],
 )
 def test_set_of_a_list_item_names_the_override(override, expected):
-    assert _error("ruxolitinib_trastuzumab_toxicity", [override]).startswith(expected)
+    assert _error("ruxolitinib_trastuzumab", [override]).startswith(expected)
 
 
 @pytest.mark.parametrize(
@@ -314,9 +314,9 @@ def test_hash_ignores_key_order_and_sees_overrides(write):
     ("source", "overrides", "expected"),
     [
         ("MINIMAL", ['phase1.design="3+3"'], "phase1.true_dlt_probs: missing: give the true DLT"),
-        ("ruxolitinib_trastuzumab", ["phase1.dlts_from=ae_model"],
+        ("ruxolitinib_trastuzumab", ["phase1.dlts_from=ae_model", "toxicity.enabled=false"],
          'phase1.dlts_from: "ae_model" needs a [toxicity] AE model'),
-        ("ruxolitinib_trastuzumab_toxicity",
+        ("ruxolitinib_trastuzumab",
          ["phase1.dlts_from=ae_model", "phase1.dlt_window_days=28"],
          "phase1.dlt_window_days = 28: with DLTs from the AE model the window is "
          "toxicity.dlt.window_cycles x treatment.cycle_days = 21 days"),
@@ -344,7 +344,7 @@ def test_dlts_from_the_ae_model_need_one(write, source, overrides, expected):
 def test_ae_model_problems_found_before_running(write, old, new, expected):
     # Each of these used to pass `validate` and then stop `run` with a traceback (or, for the
     # names, merge two AE types' metrics).
-    text = (resources.files("sim.scenarios") / "ruxolitinib_trastuzumab_toxicity.toml").read_text()
+    text = (resources.files("sim.scenarios") / "ruxolitinib_trastuzumab.toml").read_text()
     assert old in text
     assert expected in _error(write(text.replace(old, new, 1)))
 
@@ -375,8 +375,8 @@ def test_arm_names_must_make_distinct_metric_names():
 def test_dlts_from_the_ae_model_replace_the_given_probabilities():
     """The calibrated AE model implies about 1-1.5% DLTs per level: the trial saw none in 10
     patients (DOMAIN.md section 1)."""
-    given = load_scenario("ruxolitinib_trastuzumab_toxicity")
-    switched = load_scenario("ruxolitinib_trastuzumab_toxicity", ["phase1.dlts_from=ae_model"])
+    given = load_scenario("ruxolitinib_trastuzumab")
+    switched = load_scenario("ruxolitinib_trastuzumab", ["phase1.dlts_from=ae_model"])
     assert given.phase1.true_dlt_probs == [0.05, 0.10, 0.20, 0.25]
     implied = switched.phase1.true_dlt_probs
     assert len(implied) == 4 and implied == sorted(implied) and 0.005 < implied[-1] < 0.03
@@ -389,7 +389,7 @@ def test_dlts_from_the_ae_model_replace_the_given_probabilities():
 )
 def test_exposure_response_hazard_ratio_must_be_a_number_from_0_01_to_100(value, shown):
     override = f"toxicity.exposure_response_hazard_ratio={value}"
-    message = _error("ruxolitinib_trastuzumab_toxicity", [override])
+    message = _error("ruxolitinib_trastuzumab", [override])
     assert message == (
         f"--set {override}: toxicity.exposure_response_hazard_ratio = {shown} is not allowed: "
         "expected a number >= 0.01 and <= 100"
@@ -397,11 +397,11 @@ def test_exposure_response_hazard_ratio_must_be_a_number_from_0_01_to_100(value,
 
 
 def test_exposure_response_hazard_ratio_is_optional_and_read_from_the_toxicity_section():
-    assert load_scenario("ruxolitinib_trastuzumab_toxicity").toxicity \
+    assert load_scenario("ruxolitinib_trastuzumab").toxicity \
         .exposure_response_hazard_ratio is None
     linked = load_scenario(
-        "ruxolitinib_trastuzumab_toxicity", ["toxicity.exposure_response_hazard_ratio=2"]
+        "ruxolitinib_trastuzumab", ["toxicity.exposure_response_hazard_ratio=2"]
     )
     assert linked.toxicity.exposure_response_hazard_ratio == 2.0
-    message = _error("ruxolitinib_trastuzumab", ["toxicity.exposure_response_hazard_ratio=2"])
+    message = _error("tdm1_neratinib", ["toxicity.exposure_response_hazard_ratio=2"])
     assert "missing required key toxicity.rdi_drug" in message
