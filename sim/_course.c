@@ -1269,10 +1269,106 @@ exposure(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(OOd)", held ? Py_True : Py_False, reduced ? Py_True : Py_False, rdi);
 }
 
+/* ----------------------------------------------------------------------------------------- */
+/* PCG64's doubles at any position of a stream: pcg64_fill(out, first, stop, stream, position)
+ * writes into elements [first, stop) of `out` (a writable C-contiguous float64 buffer) the
+ * doubles numpy's Generator(PCG64).random draws at positions position + first, ...,
+ * position + stop - 1 of the stream whose state before its first draw is `stream`
+ * (state >> 64, state & (2**64 - 1), inc >> 64, inc & (2**64 - 1)), as sim.rng.pcg64_stream
+ * gives it. Every double is one 64-bit output, so a position is reached by PCG's jump-ahead
+ * without drawing the numbers before it: the engine fills only the adverse-event rows its
+ * patients use, each with the number it would have had in a whole chunk drawn at once.
+ * numpy's pcg64.h: the state steps (state * multiplier + inc, mod 2**128), then the output is
+ * XSL-RR of the new state; a double is (output >> 11) * 2**-53. The jump is O'Neill's
+ * pcg_advance_lcg_128 (Brown 1994, "Random number generation with arbitrary strides"). */
+
+#ifndef __SIZEOF_INT128__
+#error "sim._course needs a compiler with 128-bit integers (unsigned __int128) for PCG64"
+#endif
+typedef unsigned __int128 u128;
+#define PCG64_MULTIPLIER (((u128)0x2360ED051FC65DA4ULL << 64) | 0x4385DF649FCCF645ULL)
+
+/* The state `delta` steps after `state` (pcg_advance_lcg_128). */
+static u128
+pcg64_advance(u128 state, unsigned long long delta, u128 inc)
+{
+    u128 mult = PCG64_MULTIPLIER, plus = inc, acc_mult = 1, acc_plus = 0;
+    while (delta > 0) {
+        if (delta & 1) {
+            acc_mult *= mult;
+            acc_plus = acc_plus * mult + plus;
+        }
+        plus = (mult + 1) * plus;
+        mult *= mult;
+        delta >>= 1;
+    }
+    return acc_mult * state + acc_plus;
+}
+
+static int
+u64_item(PyObject *tuple, Py_ssize_t i, unsigned long long *value)
+{
+    *value = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(tuple, i));
+    return *value == (unsigned long long)-1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *
+pcg64_fill(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "pcg64_fill(out, first, stop, stream, position)");
+        return NULL;
+    }
+    Py_ssize_t first = PyLong_AsSsize_t(args[1]), stop = PyLong_AsSsize_t(args[2]);
+    if ((first == -1 || stop == -1) && PyErr_Occurred())
+        return NULL;
+    PyObject *stream = args[3];
+    unsigned long long words[4], position;
+    if (!PyTuple_Check(stream) || PyTuple_GET_SIZE(stream) != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pcg64_fill: stream = (state_hi, state_lo, inc_hi, inc_lo)");
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (u64_item(stream, i, &words[i]) < 0)
+            return NULL;
+    }
+    position = PyLong_AsUnsignedLongLong(args[4]);
+    if (position == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (view.itemsize != 8 || view.format == NULL || strcmp(view.format, "d") != 0
+        || first < 0 || stop < first || stop > view.len / 8) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError,
+                        "pcg64_fill: out must be float64 with elements [first, stop)");
+        return NULL;
+    }
+    u128 inc = ((u128)words[2] << 64) | words[3];
+    u128 state = pcg64_advance(((u128)words[0] << 64) | words[1],
+                               position + (unsigned long long)first, inc);
+    double *out = (double *)view.buf;
+    for (Py_ssize_t i = first; i < stop; i++) {
+        state = state * PCG64_MULTIPLIER + inc;
+        unsigned long long high = (unsigned long long)(state >> 64);
+        unsigned int rotation = (unsigned int)(state >> 122);
+        unsigned long long x = high ^ (unsigned long long)state;
+        x = (x >> rotation) | (x << ((64 - rotation) & 63));
+        out[i] = (double)(x >> 11) * (1.0 / 9007199254740992.0);
+    }
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_functions[] = {
     {"exposure", (PyCFunction)(void (*)(void))exposure, METH_FASTCALL,
      "exposure(course, drug, dose_levels, daily) -> (held, reduced, rdi) or NotImplemented: "
      "see sim.dose_modification.course_exposure."},
+    {"pcg64_fill", (PyCFunction)(void (*)(void))pcg64_fill, METH_FASTCALL,
+     "pcg64_fill(out, first, stop, stream, position): numpy's PCG64 doubles at those positions "
+     "of a stream, written into out[first:stop]; see sim.rng.pcg64_stream."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from sim import records
+from sim._course import pcg64_fill
 from sim.accrual import (
     AccrualModel,
     FixedAccrual,
@@ -47,7 +48,7 @@ from sim.outcomes import (
     Weibull,
     time_with_hazard_multipliers,
 )
-from sim.rng import ReplicateStreams
+from sim.rng import ReplicateStreams, pcg64_stream
 from sim.scenario import Scenario
 from sim.toxicity import DLTDefinition, model_from_sections
 from sim.units import DAYS_PER_WEEK
@@ -474,7 +475,10 @@ class _TrialRun:
         self.phase1_views_day = math.nan  # the day the open windows' views were refreshed
         self.waiting: list[_Patient] = []
         self.toxicity_draws: list[list[float]] = []
-        self.ae_chunks: list[np.ndarray] = []
+        # Adverse-event uniforms (ae_rows): chunks by number, rows computed per patient.
+        self.ae_stream: tuple[int, int, int, int] | None = None
+        self.ae_chunks: dict[int, np.ndarray] = {}
+        self.ae_rows_filled: dict[int, int] = {}  # patient id -> rows of its block computed
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
@@ -679,23 +683,38 @@ class _TrialRun:
 
     def ae_rows(self, patient_id: int, days: float) -> np.ndarray:
         """This patient's adverse-event uniforms for `days` of treatment (see _AE_BLOCK_CYCLES):
-        a C-contiguous float64 array, which run_course's kernel reads in place."""
+        a C-contiguous float64 array, which run_course's kernel reads in place.
+
+        Chunk k holds the numbers the stream gives after k chunks, as if the chunks were drawn
+        one after another, but only the rows patients use are computed (pcg64_fill jumps to
+        them): most patients need a few of their block's rows, and drawing whole chunks cost
+        more than half of the AE model's draws."""
         chunk, index = divmod(patient_id - 1, _AE_CHUNK_PATIENTS)
-        chunks = self.ae_chunks
-        while len(chunks) <= chunk:  # chunks in order whoever needs one first
-            columns = self.plan.toxicity.policy.uniforms_per_cycle
-            shape = (_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns)
-            chunks.append(self.streams.adverse_events.random(shape))
+        columns = self.plan.toxicity.policy.uniforms_per_cycle
+        block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
+        if self.ae_stream is None:
+            self.ae_stream = pcg64_stream(self.streams.adverse_events)
+        rows = self.ae_chunks.get(chunk)
+        if rows is None:
+            rows = self.ae_chunks[chunk] = np.empty((_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns))
         needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding
+        filled = self.ae_rows_filled.get(patient_id, 0)
+        if filled < needed and filled < _AE_BLOCK_CYCLES:
+            wanted = min(needed, _AE_BLOCK_CYCLES)
+            first = index * block
+            position = chunk * _AE_CHUNK_PATIENTS * block  # the chunk's first number
+            pcg64_fill(rows, first + filled * columns, first + wanted * columns,
+                       self.ae_stream, position)  # fmt: skip
+            self.ae_rows_filled[patient_id] = wanted
         if needed <= _AE_BLOCK_CYCLES:
-            return chunks[chunk][index, :needed]  # one view (indexing twice costs twice)
+            return rows[index, :needed]  # one view (indexing twice costs twice)
         extra = np.random.default_rng(
             np.random.SeedSequence(
                 self.streams.seed, spawn_key=(self.streams.replicate, 1000, patient_id)
             )
         )
-        more = extra.random((needed - _AE_BLOCK_CYCLES, chunks[chunk].shape[2]))
-        return np.concatenate([chunks[chunk][index], more])[:needed]
+        more = extra.random((needed - _AE_BLOCK_CYCLES, columns))
+        return np.concatenate([rows[index], more])[:needed]
 
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.

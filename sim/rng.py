@@ -66,6 +66,7 @@ _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
 _INIT_B, _MULT_B = 0x8B51F9DD, 0x58F38DED
 _MIX_MULT_L, _MIX_MULT_R = 0xCA01F9DD, 0x4973F715
 _MASK32 = 0xFFFFFFFF
+_MASK64 = (1 << 64) - 1
 _MASK128 = (1 << 128) - 1
 _PCG_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645
 
@@ -134,6 +135,17 @@ def pcg64_state(words: tuple[int, int, int, int]) -> dict:
         "has_uint32": 0,
         "uinteger": 0,
     }
+
+
+def pcg64_stream(generator: np.random.Generator) -> tuple[int, int, int, int]:
+    """A PCG64 generator's state as sim._course.pcg64_fill reads a stream (the 128-bit state and
+    increment in 64-bit halves, high first): pcg64_fill(out, first, stop, stream, position) then
+    gives the doubles `generator.random` would draw at those positions from now on."""
+    state = generator.bit_generator.state
+    if state["bit_generator"] != "PCG64":
+        raise TypeError(f"not a PCG64 generator: {state['bit_generator']}")
+    value, increment = state["state"]["state"], state["state"]["inc"]
+    return (value >> 64, value & _MASK64, increment >> 64, increment & _MASK64)
 
 
 class StreamBlock:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sim import records
-from sim.engine import TrialPlan, simulate_trial
+from sim.engine import TrialPlan, _TrialRun, simulate_trial
 from sim.rng import replicate_streams
 from sim.runner import run
 from sim.scenario import load_scenario, validate_scenario
@@ -402,3 +402,27 @@ def test_the_trace_shows_no_stop_or_resumption_that_the_end_of_treatment_foresta
         course = run_course(POLICY, START, rows, 0.0, end_day, 21.0)
         _TrialRun.log_dose_changes(run, types.SimpleNamespace(course=course, patient_id=1))
         assert logged == [(10.5, expected)]
+
+
+def test_ae_rows_are_the_rows_of_whole_chunks_drawn_in_order():
+    """Source: the AE stream drawn chunk after chunk (8 patients x 32 cycles each), as the engine
+    once drew it, against the rows it now computes patient by patient, asked in any order and for
+    ever longer courses; beyond 32 cycles, each patient's own stream (patient id at key 1000)."""
+    plan = TrialPlan.from_scenario(load_scenario(SCENARIO))
+    columns = plan.toxicity.policy.uniforms_per_cycle
+    random = np.random.default_rng(3)
+    for replicate in range(3):
+        streams = replicate_streams(11, replicate)
+        chunks = replicate_streams(11, replicate).adverse_events.random((6, 8, 32, columns))
+        run = _TrialRun(plan, streams, trace=False)
+        for _ in range(150):
+            patient_id = int(random.integers(1, 49))
+            cycles = int(random.choice([1, 3, 9, 31, 32, 45]))
+            days = (cycles - 1) * plan.cycle_days - random.random()
+            rows = run.ae_rows(patient_id, days)
+            expected = chunks[(patient_id - 1) // 8, (patient_id - 1) % 8, :cycles]
+            if cycles > 32:
+                key = (replicate, 1000, patient_id)
+                extra = np.random.default_rng(np.random.SeedSequence(11, spawn_key=key))
+                expected = np.concatenate([expected, extra.random((cycles - 32, columns))])
+            assert rows.flags.c_contiguous and np.array_equal(rows, expected)

@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from sim.rng import STREAM_NAMES, StreamBlock, replicate_streams, seed_sequence_states
+from sim import _course
+from sim.rng import (
+    STREAM_NAMES,
+    StreamBlock,
+    pcg64_stream,
+    replicate_streams,
+    seed_sequence_states,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2**32 - 1, 2**32, 12345678901234567890, 10**40])
@@ -42,3 +49,32 @@ def test_a_replicate_reloads_its_streams_after_another_used_them():
 def test_negative_seeds_are_refused_as_numpy_refuses_them():
     with pytest.raises(ValueError, match="non-negative"):
         StreamBlock(-1, 0, 10)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**40 + 3])
+def test_pcg64_fill_gives_the_generator_s_doubles_at_any_position(seed):
+    """Source: numpy's Generator.random, drawn in order, against the jump to each position."""
+    for replicate in (0, 5):
+        generator = replicate_streams(seed, replicate).adverse_events
+        generator.random(seed % 97)  # any state, not only a freshly seeded one
+        stream = pcg64_stream(generator)
+        drawn = generator.random(20_000)
+        out = np.full(20_000, -1.0)
+        _course.pcg64_fill(out, 0, 20_000, stream, 0)
+        assert np.array_equal(out, drawn)
+        cases = [(0, 5, 6), (3328, 416, 546), (16_640, 0, 0), (19_000, 7, 1000)]
+        for position, first, stop in cases:
+            out = np.full(1000, -1.0)
+            _course.pcg64_fill(out, first, stop, stream, position)
+            assert np.array_equal(out[first:stop], drawn[position + first : position + stop])
+            assert (out[:first] == -1).all() and (out[stop:] == -1).all()  # nothing else written
+
+
+def test_pcg64_fill_writes_only_into_float64_within_bounds():
+    stream = pcg64_stream(np.random.default_rng(1))
+    with pytest.raises(ValueError):
+        _course.pcg64_fill(np.empty(10), 5, 11, stream, 0)
+    with pytest.raises(ValueError):
+        _course.pcg64_fill(np.empty(10, dtype=np.float32), 0, 5, stream, 0)
+    with pytest.raises(TypeError):
+        pcg64_stream(np.random.Generator(np.random.MT19937(1)))
