@@ -48,7 +48,7 @@ from sim.outcomes import (
     Weibull,
     time_with_hazard_multipliers,
 )
-from sim.rng import ReplicateStreams, pcg64_stream
+from sim.rng import ReplicateStreams
 from sim.scenario import Scenario
 from sim.toxicity import DLTDefinition, model_from_sections
 from sim.units import DAYS_PER_WEEK
@@ -477,6 +477,7 @@ class _TrialRun:
         self.toxicity_draws: list[list[float]] = []
         # Adverse-event uniforms (ae_rows): chunks by number, rows computed per patient.
         self.ae_stream: tuple[int, int, int, int] | None = None
+        self.ae_columns = plan.toxicity.policy.uniforms_per_cycle if plan.toxicity else 0
         self.ae_chunks: dict[int, np.ndarray] = {}
         self.ae_rows_filled: dict[int, int] = {}  # patient id -> rows of its block computed
         self.phase1_stop_reason = ""
@@ -690,17 +691,17 @@ class _TrialRun:
         them): most patients need a few of their block's rows, and drawing whole chunks cost
         more than half of the AE model's draws."""
         chunk, index = divmod(patient_id - 1, _AE_CHUNK_PATIENTS)
-        columns = self.plan.toxicity.policy.uniforms_per_cycle
-        block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
-        if self.ae_stream is None:
-            self.ae_stream = pcg64_stream(self.streams.adverse_events)
+        columns = self.ae_columns
         rows = self.ae_chunks.get(chunk)
         if rows is None:
+            if not self.ae_chunks:
+                self.ae_stream = self.streams.uniform_stream("adverse_events")
             rows = self.ae_chunks[chunk] = np.empty((_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns))
         needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding
         filled = self.ae_rows_filled.get(patient_id, 0)
         if filled < needed and filled < _AE_BLOCK_CYCLES:
             wanted = min(needed, _AE_BLOCK_CYCLES)
+            block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
             first = index * block
             position = chunk * _AE_CHUNK_PATIENTS * block  # the chunk's first number
             pcg64_fill(rows, first + filled * columns, first + wanted * columns,

@@ -53,6 +53,20 @@ class ReplicateStreams:
         setattr(self, name, generator)
         return generator
 
+    def uniform_stream(self, name: str) -> tuple[int, int, int, int]:
+        """Stream `name` as sim._course.pcg64_fill reads it: its PCG64 state before the first
+        draw (the 128-bit state and increment in 64-bit halves, high first), the state its
+        generator starts from. For a stream drawn from only that way: no generator is made."""
+        index = _STREAM_INDEX[name]
+        if self._block is not None:
+            words = self._block.words(self.replicate, index)
+        else:
+            sequence = np.random.SeedSequence(self.seed, spawn_key=(self.replicate, index))
+            words = sequence.generate_state(4, np.uint64).tolist()
+        state = pcg64_state(words)["state"]
+        value, increment = state["state"], state["inc"]
+        return (value >> 64, value & _MASK64, increment >> 64, increment & _MASK64)
+
 
 def replicate_streams(seed: int, replicate: int) -> ReplicateStreams:
     """The generators of replicate `replicate` (0-based) of a run seeded with `seed`."""
@@ -137,17 +151,6 @@ def pcg64_state(words: tuple[int, int, int, int]) -> dict:
     }
 
 
-def pcg64_stream(generator: np.random.Generator) -> tuple[int, int, int, int]:
-    """A PCG64 generator's state as sim._course.pcg64_fill reads a stream (the 128-bit state and
-    increment in 64-bit halves, high first): pcg64_fill(out, first, stop, stream, position) then
-    gives the doubles `generator.random` would draw at those positions from now on."""
-    state = generator.bit_generator.state
-    if state["bit_generator"] != "PCG64":
-        raise TypeError(f"not a PCG64 generator: {state['bit_generator']}")
-    value, increment = state["state"]["state"], state["state"]["inc"]
-    return (value >> 64, value & _MASK64, increment >> 64, increment & _MASK64)
-
-
 class StreamBlock:
     """The streams of replicates `first` to `last` - 1 of a run, for replicates run one after
     another in this process: each stream name has one generator, reloaded for each replicate
@@ -167,9 +170,13 @@ class StreamBlock:
     def streams(self, replicate: int) -> ReplicateStreams:
         return ReplicateStreams(self.seed, replicate, self)
 
+    def words(self, replicate: int, index: int) -> list[int]:
+        """The seed words of stream `index` of `replicate` (SeedSequence's generate_state)."""
+        return self._words[replicate - self.first][index]
+
     def generator(self, replicate: int, index: int) -> np.random.Generator:
         generator = self._generators[index]
         if generator is None:  # any seed: the state is replaced below
             generator = self._generators[index] = np.random.Generator(np.random.PCG64(0))
-        generator.bit_generator.state = pcg64_state(self._words[replicate - self.first][index])
+        generator.bit_generator.state = pcg64_state(self.words(replicate, index))
         return generator

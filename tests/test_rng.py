@@ -7,7 +7,6 @@ from sim import _course
 from sim.rng import (
     STREAM_NAMES,
     StreamBlock,
-    pcg64_stream,
     replicate_streams,
     seed_sequence_states,
 )
@@ -51,13 +50,25 @@ def test_negative_seeds_are_refused_as_numpy_refuses_them():
         StreamBlock(-1, 0, 10)
 
 
+def _halves(generator: np.random.Generator) -> tuple[int, int, int, int]:
+    state = generator.bit_generator.state["state"]
+    value, increment = state["state"], state["inc"]
+    mask = 2**64 - 1
+    return (value >> 64, value & mask, increment >> 64, increment & mask)
+
+
 @pytest.mark.parametrize("seed", [0, 7, 2**40 + 3])
 def test_pcg64_fill_gives_the_generator_s_doubles_at_any_position(seed):
-    """Source: numpy's Generator.random, drawn in order, against the jump to each position."""
+    """Source: numpy's Generator.random, drawn in order, against the jump to each position; from
+    a stream's start (uniform_stream, with and without a block) and from any state."""
+    block = StreamBlock(seed, 0, 10)
     for replicate in (0, 5):
+        for streams in (replicate_streams(seed, replicate), block.streams(replicate)):
+            stream = streams.uniform_stream("adverse_events")
+            assert stream == _halves(replicate_streams(seed, replicate).adverse_events)
         generator = replicate_streams(seed, replicate).adverse_events
         generator.random(seed % 97)  # any state, not only a freshly seeded one
-        stream = pcg64_stream(generator)
+        stream = _halves(generator)
         drawn = generator.random(20_000)
         out = np.full(20_000, -1.0)
         _course.pcg64_fill(out, 0, 20_000, stream, 0)
@@ -71,10 +82,8 @@ def test_pcg64_fill_gives_the_generator_s_doubles_at_any_position(seed):
 
 
 def test_pcg64_fill_writes_only_into_float64_within_bounds():
-    stream = pcg64_stream(np.random.default_rng(1))
+    stream = replicate_streams(1, 0).uniform_stream("patients")
     with pytest.raises(ValueError):
         _course.pcg64_fill(np.empty(10), 5, 11, stream, 0)
     with pytest.raises(ValueError):
         _course.pcg64_fill(np.empty(10, dtype=np.float32), 0, 5, stream, 0)
-    with pytest.raises(TypeError):
-        pcg64_stream(np.random.Generator(np.random.MT19937(1)))
