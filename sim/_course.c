@@ -1103,8 +1103,19 @@ is_period(PyObject *period)
            && exact_float(PyTuple_GET_ITEM(period, 1), &day);
 }
 
-/* relative_dose_intensity's numbers, in its order of operations: the doses taken summed by
- * Python's sum() over the same terms (its algorithm differs between Python versions). 1 with
+/* DosePeriod.administrations: math.ceil((end - start) / cycle_days - 1e-9), an int; a dose times
+ * that int multiplies by the int as a float (exact below 2**53, which dose_intensity checks). */
+static inline double
+administrations(PyObject *period, double cycle_days)
+{
+    double start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
+    double stop = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
+    return ceil((stop - start) / cycle_days - 1e-9);
+}
+
+/* relative_dose_intensity's numbers, in its order of operations: the doses taken summed as
+ * Python's sum() sums the same terms (before 3.12, in order from 0, done here; since, with a
+ * compensation, so by sum() itself, whose algorithm may change again). 1 with
  * the RDI in *rdi, 0 if these are not floats and levels of `doses` (the Python function then
  * computes it), -1 on error. */
 static int
@@ -1129,15 +1140,24 @@ dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *p
         if (index < 0 || index >= PyTuple_GET_SIZE(doses)
             || !PyFloat_CheckExact(PyTuple_GET_ITEM(doses, index)))
             return 0;
+        if (!daily && !(fabs(administrations(PyTuple_GET_ITEM(periods, i), cycle_days))
+                        < 9007199254740992.0))
+            return 0; /* a count that is not exact as a float */
         n_given++;
     }
     if (n_given == 0) { /* never given */
         *rdi = Py_NAN;
         return 1;
     }
+#if PY_VERSION_HEX < 0x030C0000
+    /* sum() of floats before Python 3.12: added in order, from 0 */
+    double taken = 0.0;
+#else
+    /* since 3.12 sum() compensates its rounding: the same terms, summed by it */
     PyObject *terms = PyTuple_New(n_given);
     if (terms == NULL)
         return -1;
+#endif
     double first = 0.0, last_start = 0.0;
     double end = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(PyTuple_GET_ITEM(periods, n - 1), 1));
     double last_count = 0.0;
@@ -1156,24 +1176,24 @@ dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *p
         if (daily)
             term = dose * (stop - start);
         else {
-            /* DosePeriod.administrations: math.ceil((end - start) / cycle_days - 1e-9), an int;
-             * dose * that int multiplies by the int as a float (exact below 2**53) */
-            double count = ceil((stop - start) / cycle_days - 1e-9);
-            if (!(fabs(count) < 9007199254740992.0)) {
-                Py_DECREF(terms);
-                return 0;
-            }
+            double count = administrations(period, cycle_days);
             last_count = count;
             last_start = start;
             term = dose * count;
         }
+#if PY_VERSION_HEX < 0x030C0000
+        taken += term;
+#else
         PyObject *x = PyFloat_FromDouble(term);
         if (x == NULL) {
             Py_DECREF(terms);
             return -1;
         }
-        PyTuple_SET_ITEM(terms, t++, x);
+        PyTuple_SET_ITEM(terms, t, x);
+#endif
+        t++;
     }
+#if PY_VERSION_HEX >= 0x030C0000
     PyObject *sum = PyObject_CallOneArg(builtin_sum, terms);
     Py_DECREF(terms);
     if (sum == NULL)
@@ -1182,6 +1202,7 @@ dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *p
     Py_DECREF(sum);
     if (taken == -1.0 && PyErr_Occurred())
         return -1;
+#endif
     double planned;
     if (daily)
         planned = planned_dose * (end - first);
