@@ -13,7 +13,7 @@ progression seen at the day-63 scan means cycle 4 is not given.
 
 import bisect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
@@ -105,6 +105,17 @@ class ToxicityPlan:
     # Exposure-response: the progression hazard is the baseline's times this ^ (1 - r), r the
     # RDI of rdi_drug so far (None: no link, progression ignores the doses).
     exposure_response_hazard_ratio: float | None = None
+    # by_dose[level]: each drug's assigned level when a phase I gives the dose-finding drug this
+    # level (the others at their start levels), made once rather than at every start
+    by_dose: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        drug, starts = self.dose_finding_drug, self.start_levels
+        by_dose = ()
+        if drug is not None:
+            levels = range(self.policy.model.drugs[drug].levels)
+            by_dose = tuple((*starts[:drug], level, *starts[drug + 1 :]) for level in levels)
+        object.__setattr__(self, "by_dose", by_dose)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "ToxicityPlan":
@@ -595,10 +606,9 @@ class _TrialRun:
         self.phase2_count += phase == 2
         toxicity = plan.toxicity
         if toxicity is not None:
-            assigned = list(toxicity.start_levels)
-            if plan.phase1 is not None:
-                assigned[toxicity.dose_finding_drug] = level
-            patient.assigned_levels = tuple(assigned)
+            patient.assigned_levels = (
+                toxicity.start_levels if plan.phase1 is None else toxicity.by_dose[level]
+            )
         latent_days = draws.progression_days[level][index]
         if toxicity is not None and toxicity.exposure_response_hazard_ratio is not None:
             latent_days = self.progression_under_exposure(patient, latent_days)
