@@ -490,7 +490,6 @@ class _TrialRun:
         self.ae_stream: tuple[int, int, int, int] | None = None
         self.ae_columns = plan.toxicity.policy.uniforms_per_cycle if plan.toxicity else 0
         self.ae_chunks: dict[int, np.ndarray] = {}
-        self.ae_rows_filled: dict[int, int] = {}  # patient id -> rows of its block computed
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
@@ -699,24 +698,20 @@ class _TrialRun:
         Chunk k holds the numbers the stream gives after k chunks, as if the chunks were drawn
         one after another, but only the rows patients use are computed (pcg64_fill jumps to
         them): most patients need a few of their block's rows, and drawing whole chunks cost
-        more than half of the AE model's draws."""
+        more than half of the AE model's draws. Rows asked for again are computed again (the
+        same numbers): cheaper than keeping count, as most patients ask once."""
         chunk, index = divmod(patient_id - 1, _AE_CHUNK_PATIENTS)
         columns = self.ae_columns
+        block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
         rows = self.ae_chunks.get(chunk)
         if rows is None:
             if not self.ae_chunks:
                 self.ae_stream = self.streams.uniform_stream("adverse_events")
             rows = self.ae_chunks[chunk] = np.empty((_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns))
         needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding
-        filled = self.ae_rows_filled.get(patient_id, 0)
-        if filled < needed and filled < _AE_BLOCK_CYCLES:
-            wanted = min(needed, _AE_BLOCK_CYCLES)
-            block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
-            first = index * block
-            position = chunk * _AE_CHUNK_PATIENTS * block  # the chunk's first number
-            pcg64_fill(rows, first + filled * columns, first + wanted * columns,
-                       self.ae_stream, position)  # fmt: skip
-            self.ae_rows_filled[patient_id] = wanted
+        first = index * block
+        stop = first + (needed if needed < _AE_BLOCK_CYCLES else _AE_BLOCK_CYCLES) * columns
+        pcg64_fill(rows, first, stop, self.ae_stream, chunk * _AE_CHUNK_PATIENTS * block)
         if needed <= _AE_BLOCK_CYCLES:
             return rows[index, :needed]  # one view (indexing twice costs twice)
         extra = np.random.default_rng(
