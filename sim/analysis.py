@@ -223,20 +223,21 @@ def _toxicity_values(patients: list[records.PatientRecord], ae_count: int) -> li
         return [math.nan] * (6 * ae_count + 5) + [0.0] * (1 + 4 * ae_count)
     values: list[float] = []
     counts: list[float] = [n]
+    table = [p.ae_highest_grades for p in patients]  # (read once: a field is an attribute call)
     for index in range(ae_count):
         count = [0] * 5  # patients by highest grade 0..4
-        for patient in patients:
-            count[patient.ae_highest_grades[index]] += 1
-        by_grade = [c / n for c in count[1:]]
-        values += [(n - count[0]) / n, (count[3] + count[4]) / n, *by_grade]
-        counts += count[1:]
+        for grades in table:
+            count[grades[index]] += 1
+        zero, *by_grade = count
+        values += [(n - zero) / n, (by_grade[2] + by_grade[3]) / n, *[c / n for c in by_grade]]
+        counts += by_grade
     rdis = [p.rdi for p in patients]
     return [
         *values,
-        sum(p.dose_held for p in patients) / n,
-        sum(p.dose_reduced for p in patients) / n,
-        sum(p.off_for_toxicity for p in patients) / n,
-        sum(r >= 0.8 for r in rdis) / n,
+        sum([p.dose_held for p in patients]) / n,  # (lists: summed faster than generators)
+        sum([p.dose_reduced for p in patients]) / n,
+        sum([p.off_for_toxicity for p in patients]) / n,
+        sum([r >= 0.8 for r in rdis]) / n,
         sum(rdis) / n,
         *counts,
     ]
