@@ -18,9 +18,11 @@
  * Decision and DosePeriod are named tuples: built here as tuples of their class, as
  * tuple.__new__ would build them (calling the classes took twice as long a course).
  *
- * The module's other function, exposure(), reads a Course for a patient's record as
+ * The module's other functions: exposure() reads a Course for a patient's record as
  * Course.held, Course.reduced and relative_dose_intensity read it (sim.dose_modification
- * .course_exposure; compared with them in the same tests).
+ * .course_exposure; compared with them in the same tests); pcg64_fill() writes numpy's PCG64
+ * doubles from any position of a stream, the AE uniforms the engine hands out
+ * (_TrialRun.ae_rows; compared with numpy's in tests/test_rng.py).
  *
  * Plain CPython C API: no numpy headers, no other dependency.
  */
