@@ -462,6 +462,28 @@ typedef struct {
     int src;
 } Hold;
 
+/* max(hold_days): Decision.longest_hold_days */
+static inline double
+longest_hold(const Hold *hold, int n_drugs)
+{
+    double longest = hold[0].value;
+    for (int d = 1; d < n_drugs; d++) {
+        if (hold[d].value > longest)
+            longest = hold[d].value;
+    }
+    return longest;
+}
+
+/* highest[a] = max(highest[a], grades[a]): run_course's _raise_to */
+static inline void
+raise_highest(int *highest, const int *grades, int n_ae)
+{
+    for (int a = 0; a < n_ae; a++) {
+        if (grades[a] > highest[a])
+            highest[a] = grades[a];
+    }
+}
+
 static PyObject *
 hold_object(const Kernel *k, Hold h)
 {
@@ -567,8 +589,7 @@ decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyO
             s->levels[d] -= 1;
             s->reductions[d] += 1;
         }
-        hold[d].value = days;
-        hold[d].src = -1;
+        hold[d].value = days; /* src stays -1, as set above */
         if (days > 0)
             actions[d] = A_HOLD;
         else
@@ -607,12 +628,7 @@ decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyO
                 hold[d] = off_after;
         }
     }
-    double longest = hold[0].value; /* max(hold_days) */
-    for (int d = 1; d < n_drugs; d++) {
-        if (hold[d].value > longest)
-            longest = hold[d].value;
-    }
-    s->holds += longest > 0;
+    s->holds += longest_hold(hold, n_drugs) > 0;
     *off_after_value = off_after.value;
     /* fired_all.sort(): insertion sort of a handful of rule indices */
     for (int i = 1; i < n_fired; i++) {
@@ -803,7 +819,13 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
         }
         for (int d = 0; d < n_drugs; d++) {
             PyObject *lv = PyTuple_GET_ITEM(current_levels, d);
-            levels[d] = lv == Py_None ? -1 : (int)PyLong_AsLong(lv);
+            long level = lv == Py_None ? -1 : PyLong_AsLong(lv);
+            if ((level == -1 && PyErr_Occurred()) || level < -1 || level >= k->width - 1) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "run: the state does not fit the policy");
+                goto done;
+            }
+            levels[d] = (int)level;
             reductions[d] = as_long_long(PyTuple_GET_ITEM(red, d));
         }
         for (int r = 0; r < n_rules; r++)
@@ -866,10 +888,7 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
         if (event > row) { /* uneventful cycles, back to back at the same levels */
             for (Py_ssize_t r = row; r < event; r++) {
                 grade_row(k, ROW(r), levels, threshold_row(k, r + 1), grades);
-                for (int a = 0; a < n_ae; a++) {
-                    if (grades[a] > highest[a])
-                        highest[a] = grades[a];
-                }
+                raise_highest(highest, grades, n_ae);
             }
             Py_ssize_t n = event - row;
             for (Py_ssize_t i = 0; i < n; i++) {
@@ -892,10 +911,7 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
         }
         const double *values = ROW(row);
         grade_row(k, values, levels, threshold_row(k, row + 1), grades);
-        for (int a = 0; a < n_ae; a++) {
-            if (grades[a] > highest[a])
-                highest[a] = grades[a];
-        }
+        raise_highest(highest, grades, n_ae);
         double onset = day + values[n_ae] * cycle_days;
         double due = day + cycle_days;
         starts[n_cycles] = day;
@@ -948,12 +964,7 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
             ended_by_rule = 1;
         }
         else {
-            double longest = hold[0].value;
-            for (int d = 1; d < n_drugs; d++) {
-                if (hold[d].value > longest)
-                    longest = hold[d].value;
-            }
-            double until = onset + longest;
+            double until = onset + longest_hold(hold, n_drugs);
             next_day = due; /* min(max(due, onset + longest), end_day) */
             if (until > next_day)
                 next_day = until;

@@ -705,7 +705,7 @@ class _TrialRun:
         block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
         rows = self.ae_chunks.get(chunk)
         if rows is None:
-            if not self.ae_chunks:
+            if self.ae_stream is None:
                 self.ae_stream = self.streams.uniform_stream("adverse_events")
             rows = self.ae_chunks[chunk] = np.empty((_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns))
         needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding

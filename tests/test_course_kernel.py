@@ -383,6 +383,13 @@ def test_bad_inputs_fail_as_the_reference_fails():
         assert outcome(run_course, policy, *args) == outcome(run_course_python, policy, *args)
     with pytest.raises(ValueError, match="columns"):  # the kernel wants whole rows
         run_course(policy, (3, 0), rows[:, :3], 0.0, 50.0, 21.0)
+    # A state the policy never makes (run_course's comes from policy.start, which checks the
+    # levels) is refused, not read outside the tables.
+    state = policy.start((3, 0))
+    for level in (-2, 99):
+        stray = state._replace(levels=(level, 0))
+        with pytest.raises(ValueError, match="does not fit"):
+            policy._kernel.run(stray, rows, rows, 0.0, 50.0, 21.0)
 
 
 def test_the_kernel_is_built_once_per_policy_and_pickles_with_it():
