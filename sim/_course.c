@@ -11,7 +11,7 @@
  * tests/test_course_kernel.py compares the two on generated policies and inputs, and the bundled
  * scenarios' runs with either.
  *
- * A Kernel is built once per ModificationPolicy (ModificationPolicy._kernel) from the policy's
+ * A Kernel is built once per ModificationPolicy (ModificationPolicy.kernel) from the policy's
  * tables; Kernel.run(start_state, uniforms, rows_kept, start_day, end_day, cycle_days) treats one
  * patient. `uniforms` is read through the buffer protocol (a 2-D C-contiguous float64 array, the
  * engine's); anything else gives NotImplemented, and run_course converts it. Course, DoseState,
@@ -83,6 +83,33 @@ new_record(PyTypeObject *type, Py_ssize_t n)
     return type->tp_alloc(type, n);
 }
 
+/* A filled tuple (or named tuple: no __dict__) none of whose items the garbage collector tracks
+ * (numbers, None, tuples untracked) cannot be in a reference cycle. CPython untracks a plain tuple
+ * so at the first collection that sees it (gc's untrack_tuples). Done at once, for the named
+ * tuples too, the collections during a replicate do not walk the twenty-odd tuples of each
+ * course (with the AE model, a third of the collector's time). `untracked`: a tuple of such items
+ * by construction; `untrack_if_atomic`: one that may hold a tracked object. Both return `t`. */
+static PyObject *
+untracked(PyObject *t)
+{
+    if (t != NULL)
+        PyObject_GC_UnTrack(t);
+    return t;
+}
+
+static PyObject *
+untrack_if_atomic(PyObject *t)
+{
+    if (t == NULL || Py_TYPE(t)->tp_dictoffset != 0)
+        return t;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *x = PyTuple_GET_ITEM(t, i);
+        if (PyObject_IS_GC(x) && PyObject_GC_IsTracked(x))
+            return t;
+    }
+    return untracked(t);
+}
+
 /* A tuple of `n` references stolen from `items` (NULL entries: an error already set). */
 static PyObject *
 steal_tuple(PyTypeObject *type, PyObject **items, Py_ssize_t n)
@@ -127,7 +154,7 @@ levels_tuple(const int *levels, int n)
         }
         PyTuple_SET_ITEM(t, d, x);
     }
-    return t;
+    return untracked(t);
 }
 
 static PyObject *
@@ -144,7 +171,7 @@ int_tuple(const long long *values, int n)
         }
         PyTuple_SET_ITEM(t, i, x);
     }
-    return t;
+    return untracked(t);
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -652,7 +679,7 @@ decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyO
     items[3] = int_tuple(s->occurrences, k->n_rules);
     items[4] = PyLong_FromLongLong(s->holds);
     items[5] = PyBool_FromLong(*off);
-    PyObject *state = steal_tuple(k->DoseState, items, 6);
+    PyObject *state = untrack_if_atomic(steal_tuple(k->DoseState, items, 6));
     if (state == NULL)
         return -1;
     PyObject **action_items = objects, **hold_items = objects + n_drugs;
@@ -665,8 +692,8 @@ decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyO
     for (int i = 0; i < n_fired; i++)
         fired_items[i] = PyLong_FromLong(fired[i]);
     items[0] = steal_tuple(NULL, action_items, n_drugs);
-    items[1] = steal_tuple(NULL, hold_items, n_drugs);
-    items[2] = steal_tuple(NULL, fired_items, n_fired);
+    items[1] = untracked(steal_tuple(NULL, hold_items, n_drugs));
+    items[2] = untracked(steal_tuple(NULL, fired_items, n_fired));
     items[3] = state;
     items[4] = hold_object(k, off_after);
     *decision = steal_tuple(k->Decision, items, 5);
@@ -706,14 +733,52 @@ record_quiet(const Kernel *k, Period **periods, Py_ssize_t *counts, const int *l
     }
 }
 
+/* The float objects a course is built of. Most period bounds are a cycle start or the course's
+ * end: those get that object (a new reference), not an object of their own; a course then
+ * allocates, and frees, a third fewer objects. Same bits, same value: sharing is invisible. */
+typedef struct {
+    const double *starts;    /* the cycle starts, increasing */
+    PyObject *const *start_objects;
+    Py_ssize_t n_starts;
+    PyObject *end_object; /* the course's end_day, when a float */
+} FloatPool;
+
+static inline int
+same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof(double)) == 0;
+}
+
 static PyObject *
-period_object(const Kernel *k, const Period *p)
+pooled_float(const FloatPool *pool, double value)
+{
+    Py_ssize_t low = 0, high = pool->n_starts; /* the first start >= value */
+    while (low < high) {
+        Py_ssize_t middle = (low + high) / 2;
+        if (pool->starts[middle] < value)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    PyObject *found = NULL;
+    if (low < pool->n_starts && same_bits(pool->starts[low], value))
+        found = pool->start_objects[low];
+    else if (pool->end_object != NULL && same_bits(PyFloat_AS_DOUBLE(pool->end_object), value))
+        found = pool->end_object;
+    if (found == NULL)
+        return PyFloat_FromDouble(value);
+    Py_INCREF(found);
+    return found;
+}
+
+static PyObject *
+period_object(const Kernel *k, const FloatPool *pool, const Period *p)
 {
     PyObject *items[3];
-    items[0] = PyFloat_FromDouble(p->start);
-    items[1] = PyFloat_FromDouble(p->end);
+    items[0] = pooled_float(pool, p->start);
+    items[1] = pooled_float(pool, p->end);
     items[2] = level_object(p->level);
-    return steal_tuple(k->DosePeriod, items, 3);
+    return untracked(steal_tuple(k->DosePeriod, items, 3));
 }
 
 static PyObject *
@@ -1016,7 +1081,7 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
                 PyTuple_SET_ITEM(t, i, x);
             }
         }
-        items[0] = t;
+        items[0] = untracked(t);
         t = PyTuple_New(n_cycles);
         if (t != NULL) {
             for (Py_ssize_t i = 0; i < n_cycles; i++) {
@@ -1024,13 +1089,13 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
                 PyTuple_SET_ITEM(t, i, levels_given[i]);
             }
         }
-        items[1] = t;
+        items[1] = untrack_if_atomic(t);
         t = PyTuple_New(n_ae);
         if (t != NULL) {
             for (int a = 0; a < n_ae; a++)
                 PyTuple_SET_ITEM(t, a, PyLong_FromLong(highest[a])); /* small ints: no failure */
         }
-        items[2] = t;
+        items[2] = untracked(t);
         t = PyTuple_New(n_decisions);
         if (t != NULL) {
             for (Py_ssize_t i = 0; i < n_decisions; i++) {
@@ -1039,6 +1104,19 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         items[3] = t;
+        if (ended_by_rule)
+            items[5] = PyFloat_FromDouble(ended);
+        else {
+            Py_INCREF(end_obj);
+            items[5] = end_obj;
+        }
+        FloatPool pool = {starts, NULL, 0, NULL};
+        if (items[0] != NULL) {
+            pool.start_objects = &PyTuple_GET_ITEM(items[0], 0);
+            pool.n_starts = n_cycles;
+        }
+        if (items[5] != NULL && PyFloat_CheckExact(items[5]))
+            pool.end_object = items[5];
         t = PyTuple_New(n_drugs);
         if (t != NULL) {
             for (int d = 0; d < n_drugs && t != NULL; d++) {
@@ -1049,32 +1127,30 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
                 }
                 PyTuple_SET_ITEM(t, d, drug);
                 for (Py_ssize_t i = 0; i < period_counts[d]; i++) {
-                    PyObject *x = period_object(k, &periods[d][i]);
+                    PyObject *x = period_object(k, &pool, &periods[d][i]);
                     if (x == NULL) {
                         Py_CLEAR(t);
                         break;
                     }
                     PyTuple_SET_ITEM(drug, i, x);
                 }
+                if (t != NULL)
+                    untracked(drug);
             }
         }
-        items[4] = t;
-        if (ended_by_rule)
-            items[5] = PyFloat_FromDouble(ended);
-        else {
-            Py_INCREF(end_obj);
-            items[5] = end_obj;
-        }
+        items[4] = untracked(t);
         Py_INCREF(state);
         items[6] = state;
-        /* uniform_rows: the array's rows used (a view), or a tuple of the rows' lists */
-        PyObject *used = PySequence_GetSlice(kept, 0, n_cycles);
-        if (used != NULL && PyList_Check(used))
-            Py_SETREF(used, PyList_AsTuple(used));
-        items[7] = used;
+        /* uniform_rows: the array given, or a tuple of the rows' lists */
+        if (PyList_Check(kept))
+            items[7] = PyList_AsTuple(kept);
+        else {
+            Py_INCREF(kept);
+            items[7] = kept;
+        }
         Py_INCREF(cycle_obj);
         items[8] = cycle_obj;
-        result = steal_tuple(k->Course, items, 9);
+        result = untrack_if_atomic(steal_tuple(k->Course, items, 9));
     }
 done:
     for (Py_ssize_t i = 0; i < n_decisions; i++)

@@ -223,13 +223,11 @@ def _toxicity_values(patients: list[records.PatientRecord], ae_count: int) -> li
         return [math.nan] * (6 * ae_count + 5) + [0.0] * (1 + 4 * ae_count)
     values: list[float] = []
     counts: list[float] = [n]
-    table = [p.ae_highest_grades for p in patients]  # (read once: a field is an attribute call)
-    for index in range(ae_count):
-        count = [0] * 5  # patients by highest grade 0..4
-        for grades in table:
-            count[grades[index]] += 1
-        zero, *by_grade = count
-        values += [(n - zero) / n, (by_grade[2] + by_grade[3]) / n, *[c / n for c in by_grade]]
+    # per AE type, each patient's highest grade (counted by tuple.count: a loop in C)
+    for grades in zip(*[p.ae_highest_grades for p in patients], strict=True):
+        by_grade = [grades.count(grade) for grade in range(1, 5)]
+        any_grade = n - grades.count(0)
+        values += [any_grade / n, (by_grade[2] + by_grade[3]) / n, *[c / n for c in by_grade]]
         counts += by_grade
     rdis = [p.rdi for p in patients]
     return [

@@ -184,8 +184,10 @@ class ModificationPolicy:
     _quiet_thresholds: dict = field(init=False, repr=False, compare=False)
     _no_holds: tuple = field(init=False, repr=False, compare=False)
     _fired: dict = field(init=False, repr=False, compare=False)  # grades -> rules per drug
-    # The tables above for the compiled run_course (sim/_course.c), built once.
-    _kernel: _course.Kernel = field(init=False, repr=False, compare=False)
+    # The tables above for the compiled run_course (sim/_course.c), built once. kernel.run(state,
+    # rows, rows, start_day, end_day, cycle_days) is run_course without its checks, for a caller
+    # (the engine) that gives `start`'s state and a C-contiguous float64 array of enough rows.
+    kernel: _course.Kernel = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         model = self.model
@@ -228,7 +230,7 @@ class ModificationPolicy:
         object.__setattr__(self, "_quiet_thresholds", {})
         object.__setattr__(self, "_no_holds", (0.0,) * len(model.drugs))
         object.__setattr__(self, "_fired", {})
-        object.__setattr__(self, "_kernel", _kernel_for(self))
+        object.__setattr__(self, "kernel", _kernel_for(self))
 
     @property
     def n_drugs(self) -> int:
@@ -540,10 +542,10 @@ class Course(NamedTuple):
     Per cycle given: its start day and the levels given. `highest_grades`: per AE type, the
     highest grade over the course (the trial's AE table). `decisions`: (cycle number, decision)
     for the cycles in which a rule fired. `periods`: per drug, the dose history
-    `relative_dose_intensity` reads. `uniform_rows`: the rows used (an array when `run_course`
-    was given one: one object for the garbage collector to track, not a list per row), from which
-    `onset_days` and `grades_by_cycle` give each cycle's details. `cycle_days`: the cycle length
-    the course was run with.
+    `relative_dose_intensity` reads. `uniform_rows`: the rows given, one per cycle and any more
+    (the array when `run_course` was given one: kept, not cut, for one object less to make), from
+    which `onset_days` and `grades_by_cycle` give each cycle's details. `cycle_days`: the cycle
+    length the course was run with.
     """
 
     cycle_start_days: tuple[float, ...]
@@ -557,7 +559,8 @@ class Course(NamedTuple):
     cycle_days: float
 
     def _rows(self) -> list:
-        rows = self.uniform_rows
+        """The rows of the cycles given."""
+        rows = self.uniform_rows[: len(self.cycle_start_days)]
         return rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
 
     def onset_days(self, model: ToxicityModel) -> list[float]:
@@ -655,7 +658,7 @@ def run_course(
     if len(table) < math.ceil((end_day - start_day) / cycle_days):
         raise ValueError(f"{len(table)} rows of uniforms: too few for the days to {end_day}")
     state = policy.start(assigned_levels)
-    kernel = policy._kernel
+    kernel = policy.kernel
     course = kernel.run(state, table, kept, start_day, end_day, cycle_days)
     if course is NotImplemented:  # an array of another type or layout
         table = np.ascontiguousarray(table, dtype=np.float64)
@@ -791,7 +794,7 @@ def run_course_python(
         tuple(map(tuple, periods)),
         ended,
         state,
-        uniforms[: len(starts)] if isinstance(uniforms, np.ndarray) else tuple(rows[: len(starts)]),
+        uniforms if isinstance(uniforms, np.ndarray) else tuple(rows),
         cycle_days,
     )
 

@@ -33,12 +33,12 @@ from sim.accrual import (
 from sim.closure import Checkpoint, ClosureRules
 from sim.dose_modification import (
     Course,
+    DoseState,
     ModificationPolicy,
     ModificationRule,
     RecoveryTime,
     course_exposure,
     rdi_so_far,
-    run_course,
 )
 from sim.dosefinding import Action, DoseFindingDesign, StopReason, TreatedPatient, build_design
 from sim.outcomes import (
@@ -105,9 +105,11 @@ class ToxicityPlan:
     # Exposure-response: the progression hazard is the baseline's times this ^ (1 - r), r the
     # RDI of rdi_drug so far (None: no link, progression ignores the doses).
     exposure_response_hazard_ratio: float | None = None
-    # by_dose[level]: each drug's assigned level when a phase I gives the dose-finding drug this
-    # level (the others at their start levels), made once rather than at every start
-    by_dose: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    # The dose state a patient starts at (policy.start), made once rather than at every start:
+    # start_state at start_levels; states_by_dose[level] when a phase I gives the dose-finding
+    # drug this level, the others at their start levels.
+    start_state: DoseState = field(init=False, repr=False, compare=False)
+    states_by_dose: tuple[DoseState, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         drug, starts = self.dose_finding_drug, self.start_levels
@@ -115,7 +117,8 @@ class ToxicityPlan:
         if drug is not None:
             levels = range(self.policy.model.drugs[drug].levels)
             by_dose = tuple((*starts[:drug], level, *starts[drug + 1 :]) for level in levels)
-        object.__setattr__(self, "by_dose", by_dose)
+        object.__setattr__(self, "start_state", self.policy.start(starts))
+        object.__setattr__(self, "states_by_dose", tuple(map(self.policy.start, by_dose)))
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "ToxicityPlan":
@@ -375,7 +378,7 @@ class _Patient:
     dlt_day = math.inf
     phase1_index = -1  # phase I: position in treatment order
     course: Course | None = None  # with an AE model: cycles, AEs and dose changes
-    assigned_levels: tuple[int, ...] = ()
+    dose_start: DoseState | None = None  # with an AE model: the doses treatment starts at
     ae_rows: np.ndarray | None = None
 
     def __init__(self, patient_id: int, registration_day: float, status: str) -> None:
@@ -417,51 +420,50 @@ class _Patient:
         else:
             results = ()
         end = self.end_day
-        exposure = self.exposure(cut_day, plan.toxicity) if self.course is not None else {}
-        return records.PatientRecord(
-            patient_id=self.patient_id,
-            registration_day=self.registration_day,
-            status=self.status,
-            treatment_start_day=self.start_day,
-            latent_progression_day=self.latent_progression_day,
-            progression_day=end if end_kind == "progression" else math.inf,
-            death_day=end if end_kind == "death" else math.inf,
-            dropout_day=end if end_kind == "dropout" else math.inf,
-            cycle_start_days=cycles,
-            scan_days=scans,
-            scan_results=results,
-            responder=self.responder,
-            phase=self.phase,
-            level=self.level,
-            in_phase2=self.in_phase2,
-            dlt_day=self.dlt_day if self.dlt_day <= cut_day else math.inf,
-            **exposure,
+        exposure = self.exposure(cut_day, plan.toxicity) if self.course is not None else _NO_AE
+        # Every field in order (a keyword call takes five times as long: one record a patient)
+        return records.PatientRecord._make(
+            (
+                self.patient_id,
+                self.registration_day,
+                self.status,
+                self.start_day,
+                self.latent_progression_day,
+                end if end_kind == "progression" else math.inf,
+                end if end_kind == "death" else math.inf,
+                end if end_kind == "dropout" else math.inf,
+                cycles,
+                scans,
+                results,
+                self.responder,
+                self.phase,
+                self.level,
+                self.in_phase2,
+                self.dlt_day if self.dlt_day <= cut_day else math.inf,
+                *exposure,
+            )
         )
 
-    def exposure(self, cut_day: float, toxicity: "ToxicityPlan") -> dict:
-        """AE grades, dose changes and RDI of the treatment given by `cut_day`."""
+    def exposure(self, cut_day: float, toxicity: "ToxicityPlan") -> tuple:
+        """The record's AE fields (`_AE_FIELDS`): AE grades, dose changes and RDI of the
+        treatment given by `cut_day`."""
         course = self.course
         if self.end_day > cut_day:  # still on study at the cut: the same course, stopped there
             if cut_day <= self.start_day:
-                return {}
-            course = run_course(
-                toxicity.policy,
-                self.assigned_levels,
-                self.ae_rows,
-                self.start_day,
-                min(cut_day, self.end_day),
-                course.cycle_days,
+                return _NO_AE
+            rows = self.ae_rows
+            end = min(cut_day, self.end_day)
+            course = toxicity.policy.kernel.run(
+                self.dose_start, rows, rows, self.start_day, end, course.cycle_days
             )
         drug = toxicity.rdi_drug  # (the course's assigned levels are the patient's)
         held, reduced, rdi = course_exposure(course, drug, toxicity.policy.model.drugs[drug])
-        return {
-            "ae_highest_grades": course.highest_grades,
-            "dose_held": held,
-            "dose_reduced": reduced,
-            "off_for_toxicity": course.off_for_toxicity,
-            "rdi": rdi,
-        }
+        return course.highest_grades, held, reduced, course.state.off_treatment, rdi
 
+
+# A patient record's last fields, and their values without an AE model or before any dose.
+_AE_FIELDS = ("ae_highest_grades", "dose_held", "dose_reduced", "off_for_toxicity", "rdi")
+_NO_AE = tuple(records.PatientRecord._field_defaults[name] for name in _AE_FIELDS)
 
 # Trial stages.
 PHASE1, CLOSING_PHASE1, PHASE2, CLOSED = "phase1", "closing_phase1", "phase2", "closed"
@@ -605,8 +607,8 @@ class _TrialRun:
         self.phase2_count += phase == 2
         toxicity = plan.toxicity
         if toxicity is not None:
-            patient.assigned_levels = (
-                toxicity.start_levels if plan.phase1 is None else toxicity.by_dose[level]
+            patient.dose_start = (
+                toxicity.start_state if plan.phase1 is None else toxicity.states_by_dose[level]
             )
         latent_days = draws.progression_days[level][index]
         if toxicity is not None and toxicity.exposure_response_hazard_ratio is not None:
@@ -631,14 +633,10 @@ class _TrialRun:
             (patient.dropout_day, "dropout"),
         )
         if toxicity is not None:
-            patient.ae_rows = self.ae_rows(patient.patient_id, patient.end_day - day)
-            patient.course = run_course(
-                toxicity.policy,
-                patient.assigned_levels,
-                patient.ae_rows,
-                day,
-                patient.end_day,
-                plan.cycle_days,
+            # (run_course's kernel without its checks: ae_rows gives enough rows, as it needs)
+            patient.ae_rows = rows = self.ae_rows(patient.patient_id, patient.end_day - day)
+            patient.course = toxicity.policy.kernel.run(
+                patient.dose_start, rows, rows, day, patient.end_day, plan.cycle_days
             )
         self.last_start_day = day
         self.follow(patient)
@@ -667,18 +665,14 @@ class _TrialRun:
         start, cycle_days = patient.start_day, plan.cycle_days
         horizon = baseline_days + cycle_days
         while True:
-            course = run_course(
-                toxicity.policy,
-                patient.assigned_levels,
-                self.ae_rows(patient.patient_id, horizon + cycle_days),
-                start,
-                start + horizon + cycle_days,
-                cycle_days,
+            rows = self.ae_rows(patient.patient_id, horizon + cycle_days)
+            course = toxicity.policy.kernel.run(
+                patient.dose_start, rows, rows, start, start + horizon + cycle_days, cycle_days
             )
             off = course.end_day if course.state.off_treatment else None
             steps = rdi_so_far(
                 toxicity.policy.model.drugs[drug],
-                patient.assigned_levels[drug],
+                patient.dose_start.assigned[drug],
                 course.periods[drug],
                 course.cycle_start_days,
                 off,

@@ -262,7 +262,8 @@ def test_a_course_gives_doses_only_within_the_assigned_range_and_in_time_order(
         rdi = relative_dose_intensity(MODEL.drugs[d], (assigned, 0)[d], periods, 21.0)
         assert math.isnan(rdi) or 0 <= rdi <= 1 + 1e-12
     starts = course.cycle_start_days
-    assert len(starts) == len(course.levels) == len(course.uniform_rows)
+    assert len(starts) == len(course.levels) == len(course.grades_by_cycle(MODEL))
+    assert course.uniform_rows == tuple(seed_rows)  # the rows given, kept whole
     assert all(b - a >= 21.0 - 1e-9 for a, b in zip(starts, starts[1:], strict=False))
 
 

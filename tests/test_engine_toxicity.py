@@ -45,6 +45,8 @@ def test_exposure_is_recorded_for_every_treated_patient():
         assert len(patient.ae_highest_grades) == 9
         assert all(0 <= grade <= 4 for grade in patient.ae_highest_grades)
         assert 0.0 <= patient.rdi <= 1.0 + 1e-12
+        flags = patient.dose_held, patient.dose_reduced, patient.off_for_toxicity
+        assert all(type(flag) is bool for flag in flags)
         if not (patient.dose_held or patient.dose_reduced):
             assert patient.rdi == pytest.approx(1.0)
         if patient.dose_reduced:
