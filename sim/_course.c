@@ -102,10 +102,12 @@ untrack_if_atomic(PyObject *t)
 {
     if (t == NULL || Py_TYPE(t)->tp_dictoffset != 0)
         return t;
+    PyObject *seen = NULL; /* (a course's levels repeat one tuple cycle after cycle) */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
         PyObject *x = PyTuple_GET_ITEM(t, i);
-        if (PyObject_IS_GC(x) && PyObject_GC_IsTracked(x))
+        if (x != seen && PyObject_IS_GC(x) && PyObject_GC_IsTracked(x))
             return t;
+        seen = x;
     }
     return untracked(t);
 }
@@ -393,18 +395,21 @@ threshold_row(const Kernel *k, Py_ssize_t cycle)
     return (int)(cycle < k->cycle_rows ? cycle : k->cycle_rows) - 1;
 }
 
-static inline Py_ssize_t
-cell_of(const Kernel *k, int a, const int *levels, int trow)
+/* Per AE type, the first cell of its tables at `levels` (the drug's level, -1: stopped): its
+ * threshold row trow is cell base[a] + trow. */
+static inline void
+cell_bases(const Kernel *k, const int *levels, Py_ssize_t *base)
 {
-    return ((Py_ssize_t)a * k->width + levels[k->drug_of_ae[a]] + 1) * k->cycle_rows + trow;
+    for (int a = 0; a < k->n_ae; a++)
+        base[a] = ((Py_ssize_t)a * k->width + levels[k->drug_of_ae[a]] + 1) * k->cycle_rows;
 }
 
 /* any(map(operator.lt, row, policy.quiet_thresholds(levels, cycle))) */
 static inline int
-eventful(const Kernel *k, const double *u, const int *levels, int trow)
+eventful(const Kernel *k, const double *u, const Py_ssize_t *base, int trow)
 {
     for (int a = 0; a < k->n_ae; a++) {
-        if (u[a] < k->quiet[cell_of(k, a, levels, trow)])
+        if (u[a] < k->quiet[base[a] + trow])
             return 1;
     }
     return 0;
@@ -412,10 +417,10 @@ eventful(const Kernel *k, const double *u, const int *levels, int trow)
 
 /* grades_from_thresholds(u, model.thresholds(levels, cycle)): (u < t1) + ... + (u < t4) */
 static inline void
-grade_row(const Kernel *k, const double *u, const int *levels, int trow, int *grades)
+grade_row(const Kernel *k, const double *u, const Py_ssize_t *base, int trow, int *grades)
 {
     for (int a = 0; a < k->n_ae; a++) {
-        const double *t = k->tails + cell_of(k, a, levels, trow) * GRADES;
+        const double *t = k->tails + (base[a] + trow) * GRADES;
         double x = u[a];
         grades[a] = (x < t[0]) + (x < t[1]) + (x < t[2]) + (x < t[3]);
     }
@@ -841,7 +846,9 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
     X(scratch, int, n_rules + 2 * n_drugs)                                             \
     X(objects, PyObject *, n_rules + 2 * n_drugs)                                      \
     X(highest, int, n_ae)                                                              \
-    X(grades, int, n_ae)
+    X(grades, int, n_ae)                                                               \
+    X(base, Py_ssize_t, n_ae)                                                          \
+    X(smallest, double, n_ae)
 #define ALIGNED(type, count) (((size_t)(count) * sizeof(type) + 15) & ~(size_t)15)
 #define MEASURE(name, type, count) bytes += ALIGNED(type, count);
 #define CARVE(name, type, count)                                                       \
@@ -849,7 +856,8 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
     cursor += ALIGNED(type, count);
     size_t bytes = 0;
     LAYOUT(MEASURE)
-    char *memory = PyMem_Malloc(bytes);
+    _Alignas(16) char on_stack[8192]; /* enough for most courses: no allocation */
+    char *memory = bytes <= sizeof on_stack ? on_stack : PyMem_Malloc(bytes);
     if (memory == NULL) {
         PyBuffer_Release(&view);
         return PyErr_NoMemory();
@@ -936,23 +944,35 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
         /* the rows whose AEs happen: the last cycle's only if they show before the end */
         Py_ssize_t happen =
             last_start + ROW(given - 1)[n_ae] * cycle_days < end_day ? given : given - 1;
+        cell_bases(k, levels, base);
+        const int last_trow = k->cycle_rows - 1; /* the threshold row of every later cycle */
         Py_ssize_t event = row;
         int broke = 0;
-        while (event < happen && event + 1 < k->cycle_rows) { /* cycles with their own factors */
-            if (eventful(k, ROW(event), levels, (int)event)) {
+        while (event < happen && event < last_trow) { /* cycles with their own factors */
+            if (eventful(k, ROW(event), base, (int)event)) {
                 broke = 1;
                 break;
             }
             event++;
         }
         if (!broke) {
-            int trow = k->cycle_rows - 1;
-            while (event < happen && !eventful(k, ROW(event), levels, trow))
+            while (event < happen && !eventful(k, ROW(event), base, last_trow))
                 event++;
         }
         if (event > row) { /* uneventful cycles, back to back at the same levels */
-            for (Py_ssize_t r = row; r < event; r++) {
-                grade_row(k, ROW(r), levels, threshold_row(k, r + 1), grades);
+            Py_ssize_t r = row;
+            for (; r < event && r < last_trow; r++) { /* graded one by one */
+                grade_row(k, ROW(r), base, (int)r, grades);
+                raise_highest(highest, grades, n_ae);
+            }
+            if (r < event) { /* the rest: graded by each AE's smallest uniform (_add_minima) */
+                memcpy(smallest, ROW(r), sizeof(double) * (size_t)n_ae);
+                for (r++; r < event; r++) {
+                    const double *u = ROW(r);
+                    for (int a = 0; a < n_ae; a++) /* (min(smallest, u) as Python's min) */
+                        smallest[a] = u[a] < smallest[a] ? u[a] : smallest[a];
+                }
+                grade_row(k, smallest, base, last_trow, grades);
                 raise_highest(highest, grades, n_ae);
             }
             Py_ssize_t n = event - row;
@@ -975,7 +995,7 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
             break;
         }
         const double *values = ROW(row);
-        grade_row(k, values, levels, threshold_row(k, row + 1), grades);
+        grade_row(k, values, base, threshold_row(k, row + 1), grades);
         raise_highest(highest, grades, n_ae);
         double onset = day + values[n_ae] * cycle_days;
         double due = day + cycle_days;
@@ -1156,7 +1176,8 @@ done:
     for (Py_ssize_t i = 0; i < n_decisions; i++)
         Py_XDECREF(decisions[i]);
     Py_XDECREF(state);
-    PyMem_Free(memory);
+    if (memory != on_stack)
+        PyMem_Free(memory);
     PyBuffer_Release(&view);
     return result;
 }
@@ -1376,7 +1397,8 @@ exposure(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
-    return Py_BuildValue("(OOd)", held ? Py_True : Py_False, reduced ? Py_True : Py_False, rdi);
+    PyObject *items[3] = {PyBool_FromLong(held), PyBool_FromLong(reduced), PyFloat_FromDouble(rdi)};
+    return steal_tuple(NULL, items, 3); /* (Py_BuildValue would parse its format every time) */
 }
 
 /* ----------------------------------------------------------------------------------------- */
@@ -1422,6 +1444,11 @@ u64_item(PyObject *tuple, Py_ssize_t i, unsigned long long *value)
     return *value == (unsigned long long)-1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* The stream last read and its words: a replicate's patients draw from one stream tuple, read
+ * once rather than for each patient (a tuple does not change; it is kept alive with them). */
+static PyObject *last_stream;
+static unsigned long long last_words[4];
+
 static PyObject *
 pcg64_fill(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1434,14 +1461,21 @@ pcg64_fill(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     PyObject *stream = args[3];
     unsigned long long words[4], position;
-    if (!PyTuple_Check(stream) || PyTuple_GET_SIZE(stream) != 4) {
-        PyErr_SetString(PyExc_TypeError,
-                        "pcg64_fill: stream = (state_hi, state_lo, inc_hi, inc_lo)");
-        return NULL;
-    }
-    for (int i = 0; i < 4; i++) {
-        if (u64_item(stream, i, &words[i]) < 0)
+    if (stream == last_stream)
+        memcpy(words, last_words, sizeof words);
+    else {
+        if (!PyTuple_Check(stream) || PyTuple_GET_SIZE(stream) != 4) {
+            PyErr_SetString(PyExc_TypeError,
+                            "pcg64_fill: stream = (state_hi, state_lo, inc_hi, inc_lo)");
             return NULL;
+        }
+        for (int i = 0; i < 4; i++) {
+            if (u64_item(stream, i, &words[i]) < 0)
+                return NULL;
+        }
+        Py_INCREF(stream);
+        Py_XSETREF(last_stream, stream);
+        memcpy(last_words, words, sizeof words);
     }
     position = PyLong_AsUnsignedLongLong(args[4]);
     if (position == (unsigned long long)-1 && PyErr_Occurred())

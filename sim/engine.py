@@ -48,7 +48,7 @@ from sim.outcomes import (
     Weibull,
     time_with_hazard_multipliers,
 )
-from sim.rng import ReplicateStreams
+from sim.rng import ReplicateStreams, spawned_uniform_stream
 from sim.scenario import Scenario
 from sim.toxicity import DLTDefinition, model_from_sections
 from sim.units import DAYS_PER_WEEK
@@ -708,13 +708,15 @@ class _TrialRun:
         pcg64_fill(rows, first, stop, self.ae_stream, chunk * _AE_CHUNK_PATIENTS * block)
         if needed <= _AE_BLOCK_CYCLES:
             return rows[index, :needed]  # one view (indexing twice costs twice)
-        extra = np.random.default_rng(
-            np.random.SeedSequence(
-                self.streams.seed, spawn_key=(self.streams.replicate, 1000, patient_id)
-            )
+        # a long course: its block, then a stream of its own (patient id at spawn key 1000)
+        long_rows = np.empty((needed, columns))
+        long_rows[:_AE_BLOCK_CYCLES] = rows[index]
+        stream = spawned_uniform_stream(
+            self.streams.seed, (self.streams.replicate, 1000, patient_id)
         )
-        more = extra.random((needed - _AE_BLOCK_CYCLES, columns))
-        return np.concatenate([rows[index], more])[:needed]
+        more = long_rows[_AE_BLOCK_CYCLES:]
+        pcg64_fill(more, 0, more.size, stream, 0)
+        return long_rows
 
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.

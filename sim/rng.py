@@ -59,13 +59,21 @@ class ReplicateStreams:
         generator starts from. For a stream drawn from only that way: no generator is made."""
         index = _STREAM_INDEX[name]
         if self._block is not None:
-            words = self._block.words(self.replicate, index)
-        else:
-            sequence = np.random.SeedSequence(self.seed, spawn_key=(self.replicate, index))
-            words = sequence.generate_state(4, np.uint64).tolist()
-        state = pcg64_state(words)["state"]
-        value, increment = state["state"], state["inc"]
-        return (value >> 64, value & _MASK64, increment >> 64, increment & _MASK64)
+            return _uniform_stream(self._block.words(self.replicate, index))
+        return spawned_uniform_stream(self.seed, (self.replicate, index))
+
+
+def spawned_uniform_stream(seed: int, spawn_key: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The stream of SeedSequence(seed, spawn_key=spawn_key) as `ReplicateStreams.uniform_stream`
+    gives a named one: what Generator(PCG64(that sequence)) draws, without making one."""
+    sequence = np.random.SeedSequence(seed, spawn_key=spawn_key)
+    return _uniform_stream(sequence.generate_state(4, np.uint64).tolist())
+
+
+def _uniform_stream(words: list[int]) -> tuple[int, int, int, int]:
+    state = pcg64_state(words)["state"]
+    value, increment = state["state"], state["inc"]
+    return (value >> 64, value & _MASK64, increment >> 64, increment & _MASK64)
 
 
 def replicate_streams(seed: int, replicate: int) -> ReplicateStreams:
