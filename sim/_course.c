@@ -5,9 +5,10 @@
  * of uneventful cycles, the same periods recorded at the same points, and the same floating-point
  * operations in the same order, so that every field of the Course it returns is == to the
  * reference's. (Build flags: -ffp-contract=off, no -ffast-math, so no FMA fusion or reassociation;
- * math.log1p and float ** float are libm's log1p and pow, as here.) The grades of uneventful cycles
- * are taken cycle by cycle where the reference keeps each AE's smallest uniform and grades it once:
- * the grade falls as the uniform rises, so the highest grades are the same integers.
+ * math.log1p and float ** float are libm's log1p and pow, as here.) Uneventful cycles past the
+ * model's cycle factors are graded by each AE's smallest uniform, as the reference grades them,
+ * though per run where the reference keeps one minimum per levels for the whole course: the grade
+ * falls as the uniform rises, so the highest grades are the same integers.
  * tests/test_course_kernel.py compares the two on generated policies and inputs, and the bundled
  * scenarios' runs with either.
  *
@@ -22,7 +23,8 @@
  * Course.held, Course.reduced and relative_dose_intensity read it (sim.dose_modification
  * .course_exposure; compared with them in the same tests); pcg64_fill() writes numpy's PCG64
  * doubles from any position of a stream, the AE uniforms the engine hands out
- * (_TrialRun.ae_rows; compared with numpy's in tests/test_rng.py).
+ * (_TrialRun.ae_rows; compared with numpy's in tests/test_rng.py), and pcg64_seed_stream() the
+ * stream a SeedSequence seeds (sim.rng.spawned_uniform_stream; compared with numpy's there).
  *
  * Plain CPython C API: no numpy headers, no other dependency.
  */
@@ -30,6 +32,7 @@
 #include <Python.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define GRADES 4
@@ -1506,13 +1509,93 @@ pcg64_fill(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* SeedSequence (numpy.random.SeedSequence; O'Neill 2015, "Developing a seed_seq alternative"):
+ * its pool of 4 words mixed from the entropy words (the run's, padded to 4, then the spawn key's),
+ * generate_state(4, uint64), then PCG64's seeding (numpy's pcg64_set_seed), as sim.rng computes
+ * them for arrays of keys (seed_sequence_states, pcg64_state). Returns the stream as pcg64_fill
+ * reads it. A long course's own stream: a microsecond here, tens through numpy's objects. */
+#define SS_INIT_A 0x43B0D7E5u
+#define SS_MULT_A 0x931E8875u
+#define SS_INIT_B 0x8B51F9DDu
+#define SS_MULT_B 0x58F38DEDu
+#define SS_MIX_L 0xCA01F9DDu
+#define SS_MIX_R 0x4973F715u
+
+static inline uint32_t
+ss_hashmix(uint32_t value, uint32_t *hash_const)
+{
+    value ^= *hash_const;
+    *hash_const *= SS_MULT_A;
+    value *= *hash_const;
+    return value ^ (value >> 16);
+}
+
+static inline uint32_t
+ss_mix(uint32_t x, uint32_t y)
+{
+    uint32_t result = SS_MIX_L * x - SS_MIX_R * y;
+    return result ^ (result >> 16);
+}
+
+static PyObject *
+pcg64_seed_stream(PyObject *Py_UNUSED(module), PyObject *entropy)
+{
+    enum { MAX_WORDS = 16 };
+    uint32_t words[MAX_WORDS];
+    Py_ssize_t n = PyTuple_Check(entropy) ? PyTuple_GET_SIZE(entropy) : -1;
+    if (n < 4 || n > MAX_WORDS) {
+        PyErr_SetString(PyExc_TypeError, "pcg64_seed_stream: a tuple of 4 to 16 words");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned long long word = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entropy, i));
+        if (word == (unsigned long long)-1 && PyErr_Occurred())
+            return NULL;
+        if (word > 0xFFFFFFFFull) {
+            PyErr_SetString(PyExc_ValueError, "pcg64_seed_stream: words are below 2**32");
+            return NULL;
+        }
+        words[i] = (uint32_t)word;
+    }
+    uint32_t pool[4], hash_const = SS_INIT_A;
+    for (int i = 0; i < 4; i++)
+        pool[i] = ss_hashmix(words[i], &hash_const);
+    for (int source = 0; source < 4; source++) {
+        for (int target = 0; target < 4; target++) {
+            if (source != target)
+                pool[target] = ss_mix(pool[target], ss_hashmix(pool[source], &hash_const));
+        }
+    }
+    for (Py_ssize_t source = 4; source < n; source++) {
+        for (int target = 0; target < 4; target++)
+            pool[target] = ss_mix(pool[target], ss_hashmix(words[source], &hash_const));
+    }
+    uint32_t hash_b = SS_INIT_B, state_words[8];
+    for (int i = 0; i < 8; i++) {
+        uint32_t value = pool[i % 4] ^ hash_b;
+        hash_b *= SS_MULT_B;
+        value *= hash_b;
+        state_words[i] = value ^ (value >> 16);
+    }
+    unsigned long long w[4]; /* generate_state(4, uint64): pairs of words, little-endian */
+    for (int i = 0; i < 4; i++)
+        w[i] = state_words[2 * i] | ((unsigned long long)state_words[2 * i + 1] << 32);
+    u128 increment = ((((u128)w[2] << 64) | w[3]) << 1) | 1;
+    u128 state = (increment + (((u128)w[0] << 64) | w[1])) * PCG64_MULTIPLIER + increment;
+    return Py_BuildValue("(KKKK)", (unsigned long long)(state >> 64), (unsigned long long)state,
+                         (unsigned long long)(increment >> 64), (unsigned long long)increment);
+}
+
 static PyMethodDef module_functions[] = {
     {"exposure", (PyCFunction)(void (*)(void))exposure, METH_FASTCALL,
      "exposure(course, drug, dose_levels, daily) -> (held, reduced, rdi) or NotImplemented: "
      "see sim.dose_modification.course_exposure."},
     {"pcg64_fill", (PyCFunction)(void (*)(void))pcg64_fill, METH_FASTCALL,
      "pcg64_fill(out, first, stop, stream, position): numpy's PCG64 doubles at those positions "
-     "of a stream, written into out[first:stop]; see sim.rng.pcg64_stream."},
+     "of a stream, written into out[first:stop]; see sim.rng.ReplicateStreams.uniform_stream."},
+    {"pcg64_seed_stream", (PyCFunction)(void (*)(void))pcg64_seed_stream, METH_O,
+     "pcg64_seed_stream(entropy) -> stream: the stream pcg64_fill reads of the PCG64 that "
+     "SeedSequence seeds from these 32-bit entropy words; see sim.rng.spawned_uniform_stream."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -89,11 +89,10 @@ class Phase1Plan:
     dlt_definition: DLTDefinition | None = None
 
 
-# Adverse-event uniforms: a fixed block of rows (one row a cycle) per registered patient, drawn in
-# chunks of patients from the "adverse_events" stream, so a patient keeps its numbers whatever
+# Adverse-event uniforms: a fixed block of rows (one row a cycle) per registered patient, the
+# "adverse_events" stream's numbers in patient order, so a patient keeps its numbers whatever
 # happens to others; a course longer than the block continues on a stream of its own.
 _AE_BLOCK_CYCLES = 32
-_AE_CHUNK_PATIENTS = 8
 
 
 @dataclass(frozen=True)
@@ -488,10 +487,9 @@ class _TrialRun:
         self.phase1_views_day = math.nan  # the day the open windows' views were refreshed
         self.waiting: list[_Patient] = []
         self.toxicity_draws: list[list[float]] = []
-        # Adverse-event uniforms (ae_rows): chunks by number, rows computed per patient.
+        # Adverse-event uniforms (ae_rows): the stream, read when a patient first needs it.
         self.ae_stream: tuple[int, int, int, int] | None = None
         self.ae_columns = plan.toxicity.policy.uniforms_per_cycle if plan.toxicity else 0
-        self.ae_chunks: dict[int, np.ndarray] = {}
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
@@ -687,36 +685,26 @@ class _TrialRun:
 
     def ae_rows(self, patient_id: int, days: float) -> np.ndarray:
         """This patient's adverse-event uniforms for `days` of treatment (see _AE_BLOCK_CYCLES):
-        a C-contiguous float64 array, which run_course's kernel reads in place.
+        a new C-contiguous float64 array, which run_course's kernel reads in place.
 
-        Chunk k holds the numbers the stream gives after k chunks, as if the chunks were drawn
-        one after another, but only the rows patients use are computed (pcg64_fill jumps to
-        them): most patients need a few of their block's rows, and drawing whole chunks cost
-        more than half of the AE model's draws. Rows asked for again are computed again (the
-        same numbers): cheaper than keeping count, as most patients ask once."""
-        chunk, index = divmod(patient_id - 1, _AE_CHUNK_PATIENTS)
+        Patient i's block is the stream's numbers from (i - 1) blocks on, as if the blocks were
+        drawn one after another, but only the rows the patient uses are computed (pcg64_fill
+        jumps to them): most patients need a few of their block's rows, and drawing whole blocks
+        cost more than half of the AE model's draws. Rows asked for again are computed again
+        (the same numbers): cheaper than keeping them, as most patients ask once."""
+        if self.ae_stream is None:
+            self.ae_stream = self.streams.uniform_stream("adverse_events")
         columns = self.ae_columns
-        block = _AE_BLOCK_CYCLES * columns  # one patient's numbers
-        rows = self.ae_chunks.get(chunk)
-        if rows is None:
-            if self.ae_stream is None:
-                self.ae_stream = self.streams.uniform_stream("adverse_events")
-            rows = self.ae_chunks[chunk] = np.empty((_AE_CHUNK_PATIENTS, _AE_BLOCK_CYCLES, columns))
         needed = math.ceil(days / self.plan.cycle_days) + 1  # a spare row against rounding
-        first = index * block
-        stop = first + (needed if needed < _AE_BLOCK_CYCLES else _AE_BLOCK_CYCLES) * columns
-        pcg64_fill(rows, first, stop, self.ae_stream, chunk * _AE_CHUNK_PATIENTS * block)
-        if needed <= _AE_BLOCK_CYCLES:
-            return rows[index, :needed]  # one view (indexing twice costs twice)
-        # a long course: its block, then a stream of its own (patient id at spawn key 1000)
-        long_rows = np.empty((needed, columns))
-        long_rows[:_AE_BLOCK_CYCLES] = rows[index]
-        stream = spawned_uniform_stream(
-            self.streams.seed, (self.streams.replicate, 1000, patient_id)
-        )
-        more = long_rows[_AE_BLOCK_CYCLES:]
-        pcg64_fill(more, 0, more.size, stream, 0)
-        return long_rows
+        rows = np.empty((needed, columns))
+        in_block = min(needed, _AE_BLOCK_CYCLES) * columns
+        position = (patient_id - 1) * _AE_BLOCK_CYCLES * columns
+        pcg64_fill(rows, 0, in_block, self.ae_stream, position)
+        if needed > _AE_BLOCK_CYCLES:  # a long course: then a stream of its own (id at key 1000)
+            key = (self.streams.replicate, 1000, patient_id)
+            more = rows[_AE_BLOCK_CYCLES:]
+            pcg64_fill(more, 0, more.size, spawned_uniform_stream(self.streams.seed, key), 0)
+        return rows
 
     def follow(self, patient: _Patient) -> None:
         """From the start of treatment until progression, death or dropout.

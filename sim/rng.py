@@ -12,6 +12,8 @@ one generator per stream name, reused replicate after replicate: the numbers are
 
 import numpy as np
 
+from sim._course import pcg64_seed_stream
+
 # Order matters: substream k of a replicate is the k-th child of that replicate's SeedSequence.
 # Append new concerns at the end so existing streams (and results) do not move.
 STREAM_NAMES = (
@@ -65,9 +67,13 @@ class ReplicateStreams:
 
 def spawned_uniform_stream(seed: int, spawn_key: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The stream of SeedSequence(seed, spawn_key=spawn_key) as `ReplicateStreams.uniform_stream`
-    gives a named one: what Generator(PCG64(that sequence)) draws, without making one."""
-    sequence = np.random.SeedSequence(seed, spawn_key=spawn_key)
-    return _uniform_stream(sequence.generate_state(4, np.uint64).tolist())
+    gives a named one: what Generator(PCG64(that sequence)) draws, without making either
+    (sim._course.pcg64_seed_stream; a spawn key of one or more entries below 2**32)."""
+    if not spawn_key:
+        raise ValueError("spawned_uniform_stream needs a spawn key")
+    entropy = _words(seed)
+    entropy += [0] * (_POOL_SIZE - len(entropy))  # padded when there is a spawn key
+    return pcg64_seed_stream((*entropy, *spawn_key))
 
 
 def _uniform_stream(words: list[int]) -> tuple[int, int, int, int]:

@@ -9,6 +9,7 @@ from sim.rng import (
     StreamBlock,
     replicate_streams,
     seed_sequence_states,
+    spawned_uniform_stream,
 )
 
 
@@ -79,6 +80,26 @@ def test_pcg64_fill_gives_the_generator_s_doubles_at_any_position(seed):
             _course.pcg64_fill(out, first, stop, stream, position)
             assert np.array_equal(out[first:stop], drawn[position + first : position + stop])
             assert (out[:first] == -1).all() and (out[stop:] == -1).all()  # nothing else written
+
+
+def test_spawned_streams_draw_what_numpy_seeding_draws():
+    """Source: numpy, Generator(PCG64(SeedSequence(seed, spawn_key=key))).random, against
+    pcg64_fill on the stream sim._course.pcg64_seed_stream seeds (a long course's own stream):
+    seeds of one to five 32-bit words, keys of one to four entries up to 2**32 - 1."""
+    random = np.random.default_rng(8)
+    seeds = [0, 1, 2**32 - 1, 2**32, 12345678901234567890, 10**40]
+    seeds += random.integers(0, 2**63, 20).tolist()
+    for seed in seeds:
+        for length in (1, 2, 3, 4):
+            key = tuple(random.integers(0, 2**32, length).tolist())
+            out = np.empty(40)
+            _course.pcg64_fill(out, 0, 40, spawned_uniform_stream(seed, key), 0)
+            numpy_made = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+            assert np.array_equal(out, numpy_made.random(40)), (seed, key)
+    with pytest.raises(ValueError):
+        spawned_uniform_stream(1, ())  # numpy pads the seed's words only for a spawn key
+    with pytest.raises(ValueError):
+        spawned_uniform_stream(1, (2**32,))  # numpy would take it as two words
 
 
 def test_pcg64_fill_writes_only_into_float64_within_bounds():
