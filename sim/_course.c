@@ -14,7 +14,10 @@
  *
  * A Kernel is built once per ModificationPolicy (ModificationPolicy.kernel) from the policy's
  * tables; Kernel.run(start_state, uniforms, rows_kept, start_day, end_day, cycle_days) treats one
- * patient. `uniforms` is read through the buffer protocol (a 2-D C-contiguous float64 array, the
+ * patient. Kernel.summary(start_state, uniforms, start_day, end_day, cycle_days, drug, doses)
+ * treats them alike but returns only what their record reads (sim.dose_modification
+ * .course_summary: cycle starts, highest grades, held, reduced, one drug's RDI), without making
+ * the Course's periods and records of decisions: the engine's way unless it traces. `uniforms` is read through the buffer protocol (a 2-D C-contiguous float64 array, the
  * engine's); anything else gives NotImplemented, and run_course converts it. Course, DoseState,
  * Decision and DosePeriod are named tuples: built here as tuples of their class, as
  * tuple.__new__ would build them (calling the classes took twice as long a course).
@@ -59,7 +62,7 @@ typedef struct {
     int *rule_for;               /* [(d * n_ae + a) * 5 + grade]: ModificationPolicy._rule_for */
     double *tails;               /* [((a * width + level + 1) * cycle_rows + row) * 4 + g - 1] */
     double *quiet;               /* [(a * width + level + 1) * cycle_rows + row]: quiet_thresholds */
-    PyTypeObject *DoseState, *Decision, *DosePeriod, *Course;
+    PyTypeObject *DoseState, *Decision, *DosePeriod, *Course, *CourseSummary;
     PyObject *actions[N_ACTIONS];
 } Kernel;
 
@@ -113,6 +116,16 @@ untrack_if_atomic(PyObject *t)
         seen = x;
     }
     return untracked(t);
+}
+
+/* An exact float's value, or 0 if `x` is not one. */
+static inline int
+exact_float(PyObject *x, double *value)
+{
+    if (!PyFloat_CheckExact(x))
+        return 0;
+    *value = PyFloat_AS_DOUBLE(x);
+    return 1;
 }
 
 /* A tuple of `n` references stolen from `items` (NULL entries: an error already set). */
@@ -257,11 +270,11 @@ Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (n_ae < 0 || n_drugs < 1 || PyTuple_GET_SIZE(drug_of_ae) != n_ae
         || PyTuple_GET_SIZE(first_trigger) != n_ae
         || PyTuple_GET_SIZE(rule_for) != (Py_ssize_t)n_drugs * n_ae * (GRADES + 1)
-        || PyTuple_GET_SIZE(types) != 4 || PyTuple_GET_SIZE(actions) != N_ACTIONS) {
+        || PyTuple_GET_SIZE(types) != 5 || PyTuple_GET_SIZE(actions) != N_ACTIONS) {
         PyErr_SetString(PyExc_ValueError, "Kernel: inconsistent table sizes");
         goto fail;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (!PyType_Check(PyTuple_GET_ITEM(types, i))
             || !PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(types, i), &PyTuple_Type)) {
             PyErr_SetString(PyExc_TypeError, "Kernel: the record types must be tuple classes");
@@ -272,6 +285,7 @@ Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->Decision = (PyTypeObject *)PyTuple_GET_ITEM(types, 1);
     self->DosePeriod = (PyTypeObject *)PyTuple_GET_ITEM(types, 2);
     self->Course = (PyTypeObject *)PyTuple_GET_ITEM(types, 3);
+    self->CourseSummary = (PyTypeObject *)PyTuple_GET_ITEM(types, 4);
     for (int i = 0; i < N_ACTIONS; i++)
         self->actions[i] = PyTuple_GET_ITEM(actions, i);
 
@@ -789,14 +803,64 @@ period_object(const Kernel *k, const FloatPool *pool, const Period *p)
     return untracked(steal_tuple(k->DosePeriod, items, 3));
 }
 
+/* What Kernel.summary reports of a course instead of the Course: the exposure of drug `drug`,
+ * whose dose per level is doses[level]. */
+typedef struct {
+    Py_ssize_t drug;
+    const double *doses;
+    Py_ssize_t n_doses;
+} SummaryOf;
+
+static int periods_intensity(const Period *periods, Py_ssize_t n, const double *doses, int daily,
+                             double planned_dose, double cycle_days, double *rdi);
+
+/* CourseSummary(cycle_start_days, highest_grades, off_treatment, held, reduced, rdi) of a course:
+ * what course_summary reads of the Course, from the kernel's own arrays. Steals `starts_tuple`
+ * and `highest` (the Course's first and third fields). */
 static PyObject *
-Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
+summary_object(const Kernel *k, const SummaryOf *of, PyObject *starts_tuple, PyObject *highest,
+               int ended_by_rule, Py_ssize_t n_decisions, Period *const *periods,
+               const Py_ssize_t *period_counts, PyObject *assigned, double cycle_days)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError,
-                        "run(state, uniforms, rows_kept, start_day, end_day, cycle_days)");
-        return NULL;
+    int held = 0, reduced = 0;
+    long assigned_level[k->n_drugs]; /* (at least one drug: Kernel_new) */
+    for (int d = 0; d < k->n_drugs; d++) {
+        assigned_level[d] = PyLong_AsLong(PyTuple_GET_ITEM(assigned, d));
+        if (assigned_level[d] == -1 && PyErr_Occurred())
+            goto fail;
     }
+    if (n_decisions > 0) { /* Course.held and Course.reduced: False at once if no rule fired */
+        for (int d = 0; d < k->n_drugs; d++) {
+            for (Py_ssize_t i = 0; i < period_counts[d]; i++) {
+                int level = periods[d][i].level;
+                held |= level < 0;
+                reduced |= level >= 0 && level < assigned_level[d];
+            }
+        }
+    }
+    if (assigned_level[of->drug] < 0 || assigned_level[of->drug] >= of->n_doses) {
+        PyErr_SetString(PyExc_ValueError, "summary: the drug's assigned level has no dose");
+        goto fail;
+    }
+    double rdi;
+    if (periods_intensity(periods[of->drug], period_counts[of->drug], of->doses,
+                          k->daily[of->drug], of->doses[assigned_level[of->drug]], cycle_days,
+                          &rdi) < 0)
+        goto fail;
+    PyObject *items[6] = {starts_tuple, highest, PyBool_FromLong(ended_by_rule),
+                          PyBool_FromLong(held), PyBool_FromLong(reduced), PyFloat_FromDouble(rdi)};
+    return untracked(steal_tuple(k->CourseSummary, items, 6));
+fail:
+    Py_XDECREF(starts_tuple);
+    Py_XDECREF(highest);
+    return NULL;
+}
+
+/* Kernel.run (summary NULL) and Kernel.summary: one patient's course. args: state, uniforms,
+ * rows kept, start day, end day, cycle days. */
+static PyObject *
+run_core(Kernel *k, PyObject *const *args, const SummaryOf *summary)
+{
     PyObject *start_state = args[0], *table = args[1], *kept = args[2];
     PyObject *end_obj = args[4], *cycle_obj = args[5];
     const int n_ae = k->n_ae, n_drugs = k->n_drugs, n_rules = k->n_rules;
@@ -1105,6 +1169,22 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         items[0] = untracked(t);
+        t = PyTuple_New(n_ae);
+        if (t != NULL) {
+            for (int a = 0; a < n_ae; a++)
+                PyTuple_SET_ITEM(t, a, PyLong_FromLong(highest[a])); /* small ints: no failure */
+        }
+        items[2] = untracked(t);
+        if (summary != NULL) {
+            if (items[0] == NULL || items[2] == NULL) {
+                Py_XDECREF(items[0]);
+                Py_XDECREF(items[2]);
+                goto done;
+            }
+            result = summary_object(k, summary, items[0], items[2], ended_by_rule, n_decisions,
+                                    periods, period_counts, assigned, cycle_days);
+            goto done;
+        }
         t = PyTuple_New(n_cycles);
         if (t != NULL) {
             for (Py_ssize_t i = 0; i < n_cycles; i++) {
@@ -1113,12 +1193,6 @@ Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         items[1] = untrack_if_atomic(t);
-        t = PyTuple_New(n_ae);
-        if (t != NULL) {
-            for (int a = 0; a < n_ae; a++)
-                PyTuple_SET_ITEM(t, a, PyLong_FromLong(highest[a])); /* small ints: no failure */
-        }
-        items[2] = untracked(t);
         t = PyTuple_New(n_decisions);
         if (t != NULL) {
             for (Py_ssize_t i = 0; i < n_decisions; i++) {
@@ -1185,6 +1259,47 @@ done:
     return result;
 }
 
+static PyObject *
+Kernel_run(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError,
+                        "run(state, uniforms, rows_kept, start_day, end_day, cycle_days)");
+        return NULL;
+    }
+    return run_core(k, args, NULL);
+}
+
+static PyObject *
+Kernel_summary(Kernel *k, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError,
+                        "summary(state, uniforms, start_day, end_day, cycle_days, drug, doses)");
+        return NULL;
+    }
+    SummaryOf of = {PyLong_AsSsize_t(args[5]), NULL, 0};
+    if (of.drug == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *doses = args[6];
+    if (of.drug < 0 || of.drug >= k->n_drugs || !PyTuple_Check(doses)
+        || PyTuple_GET_SIZE(doses) < 1 || PyTuple_GET_SIZE(doses) > 64) {
+        PyErr_SetString(PyExc_ValueError, "summary: a drug's index and its 1 to 64 doses");
+        return NULL;
+    }
+    double values[64];
+    of.n_doses = PyTuple_GET_SIZE(doses);
+    for (Py_ssize_t i = 0; i < of.n_doses; i++) {
+        if (!exact_float(PyTuple_GET_ITEM(doses, i), &values[i])) {
+            PyErr_SetString(PyExc_TypeError, "summary: doses must be floats");
+            return NULL;
+        }
+    }
+    of.doses = values;
+    PyObject *core_args[6] = {args[0], args[1], Py_None, args[2], args[3], args[4]};
+    return run_core(k, core_args, &of);
+}
+
 /* ----------------------------------------------------------------------------------------- */
 /* What a patient record reports of a course: exposure(course, drug, dose_levels, daily) ->
  * (course.held, course.reduced, relative_dose_intensity(drug's doses, course.state.assigned[drug],
@@ -1194,16 +1309,6 @@ done:
  * which course_exposure then reads with them. */
 
 static PyObject *builtin_sum; /* sum(): the reference's summation, whatever Python's version */
-
-/* An exact float's value, or 0 if `x` is not one. */
-static inline int
-exact_float(PyObject *x, double *value)
-{
-    if (!PyFloat_CheckExact(x))
-        return 0;
-    *value = PyFloat_AS_DOUBLE(x);
-    return 1;
-}
 
 /* A DosePeriod: a tuple subclass of three (the Python code reads .level, which a plain tuple
  * lacks) whose days are floats. */
@@ -1216,51 +1321,23 @@ is_period(PyObject *period)
            && exact_float(PyTuple_GET_ITEM(period, 1), &day);
 }
 
-/* DosePeriod.administrations: math.ceil((end - start) / cycle_days - 1e-9), an int; a dose times
- * that int multiplies by the int as a float (exact below 2**53, which dose_intensity checks). */
-static inline double
-administrations(PyObject *period, double cycle_days)
-{
-    double start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
-    double stop = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
-    return ceil((stop - start) / cycle_days - 1e-9);
-}
-
-/* relative_dose_intensity's numbers, in its order of operations: the doses taken summed as
- * Python's sum() sums the same terms (before 3.12, in order from 0, done here; since, with a
- * compensation, so by sum() itself, whose algorithm may change again). 1 with
- * the RDI in *rdi, 0 if these are not floats and levels of `doses` (the Python function then
- * computes it), -1 on error. */
+/* relative_dose_intensity of `n` periods of a drug at doses[level] (level -1: held), assigned
+ * `planned_dose`, in its order of operations: the doses taken summed as Python's sum() sums the
+ * same terms (before 3.12, in order from 0, done here; since, with a compensation, so by sum()
+ * itself, whose algorithm may change again). A day-1 drug's administrations per period are
+ * DosePeriod.administrations, math.ceil((end - start) / cycle_days - 1e-9), an int: a dose times
+ * it multiplies by the int as a float, exact below 2**53 (checked: OverflowError beyond, a course
+ * of 2**53 cycles). 0 with the RDI in *rdi, -1 on error. */
 static int
-dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *periods,
-               double cycle_days, double *rdi)
+periods_intensity(const Period *periods, Py_ssize_t n, const double *doses, int daily,
+                  double planned_dose, double cycle_days, double *rdi)
 {
-    double planned_dose;
-    Py_ssize_t assigned = PyLong_CheckExact(assigned_level) ? PyLong_AsSsize_t(assigned_level) : -1;
-    if (assigned == -1 && PyErr_Occurred())
-        PyErr_Clear();
-    if (!PyTuple_Check(periods) || assigned < 0 || assigned >= PyTuple_GET_SIZE(doses)
-        || !exact_float(PyTuple_GET_ITEM(doses, assigned), &planned_dose))
-        return 0;
-    Py_ssize_t n = PyTuple_GET_SIZE(periods), n_given = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *level = PyTuple_GET_ITEM(PyTuple_GET_ITEM(periods, i), 2);
-        if (level == Py_None)
-            continue;
-        Py_ssize_t index = PyLong_CheckExact(level) ? PyLong_AsSsize_t(level) : -1;
-        if (index == -1 && PyErr_Occurred())
-            PyErr_Clear();
-        if (index < 0 || index >= PyTuple_GET_SIZE(doses)
-            || !PyFloat_CheckExact(PyTuple_GET_ITEM(doses, index)))
-            return 0;
-        if (!daily && !(fabs(administrations(PyTuple_GET_ITEM(periods, i), cycle_days))
-                        < 9007199254740992.0))
-            return 0; /* a count that is not exact as a float */
-        n_given++;
-    }
+    Py_ssize_t n_given = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        n_given += periods[i].level >= 0;
     if (n_given == 0) { /* never given */
         *rdi = Py_NAN;
-        return 1;
+        return 0;
     }
 #if PY_VERSION_HEX < 0x030C0000
     /* sum() of floats before Python 3.12: added in order, from 0 */
@@ -1271,28 +1348,29 @@ dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *p
     if (terms == NULL)
         return -1;
 #endif
-    double first = 0.0, last_start = 0.0;
-    double end = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(PyTuple_GET_ITEM(periods, n - 1), 1));
-    double last_count = 0.0;
+    double first = 0.0, last_start = 0.0, last_count = 0.0, end = periods[n - 1].end;
     Py_ssize_t t = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *period = PyTuple_GET_ITEM(periods, i);
-        PyObject *level = PyTuple_GET_ITEM(period, 2);
-        if (level == Py_None)
+        const Period *p = &periods[i];
+        if (p->level < 0)
             continue;
-        double start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
-        double stop = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
-        double dose = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(doses, PyLong_AsSsize_t(level)));
         if (t == 0)
-            first = start;
+            first = p->start;
         double term;
         if (daily)
-            term = dose * (stop - start);
+            term = doses[p->level] * (p->end - p->start);
         else {
-            double count = administrations(period, cycle_days);
+            double count = ceil((p->end - p->start) / cycle_days - 1e-9);
+            if (!(fabs(count) < 9007199254740992.0)) {
+#if PY_VERSION_HEX >= 0x030C0000
+                Py_DECREF(terms);
+#endif
+                PyErr_SetString(PyExc_OverflowError, "RDI: 2**53 administrations or more");
+                return -1;
+            }
             last_count = count;
-            last_start = start;
-            term = dose * count;
+            last_start = p->start;
+            term = doses[p->level] * count;
         }
 #if PY_VERSION_HEX < 0x030C0000
         taken += term;
@@ -1327,7 +1405,56 @@ dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *p
         planned = planned_dose * (until - first) / cycle_days;
     }
     *rdi = planned > 0 ? taken / planned : Py_NAN;
-    return 1;
+    return 0;
+}
+
+/* relative_dose_intensity of a course's DosePeriods (`periods`, checked by is_period): 1 with
+ * the RDI in *rdi, 0 if their levels are not levels of `doses` or the doses not floats (the
+ * Python function then computes it), -1 on error. */
+static int
+dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *periods,
+               double cycle_days, double *rdi)
+{
+    enum { MAX_DOSES = 64 };
+    double values[MAX_DOSES];
+    Py_ssize_t n_doses = PyTuple_Check(doses) ? PyTuple_GET_SIZE(doses) : 0;
+    Py_ssize_t assigned = PyLong_CheckExact(assigned_level) ? PyLong_AsSsize_t(assigned_level) : -1;
+    if (assigned == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    if (!PyTuple_Check(periods) || n_doses > MAX_DOSES || assigned < 0 || assigned >= n_doses)
+        return 0;
+    for (Py_ssize_t i = 0; i < n_doses; i++) {
+        if (!exact_float(PyTuple_GET_ITEM(doses, i), &values[i]))
+            return 0;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(periods);
+    Period on_stack[64], *history = n <= 64 ? on_stack : PyMem_New(Period, n);
+    if (history == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int found = 1;
+    for (Py_ssize_t i = 0; i < n && found; i++) {
+        PyObject *period = PyTuple_GET_ITEM(periods, i), *level = PyTuple_GET_ITEM(period, 2);
+        Py_ssize_t index = -1;
+        if (level != Py_None) {
+            index = PyLong_CheckExact(level) ? PyLong_AsSsize_t(level) : -1;
+            if (index == -1 && PyErr_Occurred())
+                PyErr_Clear();
+            found = index >= 0 && index < n_doses;
+        }
+        history[i].start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
+        history[i].end = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
+        history[i].level = (int)index;
+        if (!daily && index >= 0) /* a count not exact as a float: the Python function's */
+            found &= fabs(ceil((history[i].end - history[i].start) / cycle_days - 1e-9))
+                     < 9007199254740992.0;
+    }
+    if (found && periods_intensity(history, n, values, daily, values[assigned], cycle_days, rdi) < 0)
+        found = -1;
+    if (history != on_stack)
+        PyMem_Free(history);
+    return found;
 }
 
 static PyObject *
@@ -1409,10 +1536,11 @@ exposure(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
  * writes into elements [first, stop) of `out` (a writable C-contiguous float64 buffer) the
  * doubles numpy's Generator(PCG64).random draws at positions position + first, ...,
  * position + stop - 1 of the stream whose state before its first draw is `stream`
- * (state >> 64, state & (2**64 - 1), inc >> 64, inc & (2**64 - 1)), as sim.rng.pcg64_stream
- * gives it. Every double is one 64-bit output, so a position is reached by PCG's jump-ahead
- * without drawing the numbers before it: the engine fills only the adverse-event rows its
- * patients use, each with the number it would have had in a whole chunk drawn at once.
+ * (state >> 64, state & (2**64 - 1), inc >> 64, inc & (2**64 - 1)), as
+ * sim.rng.ReplicateStreams.uniform_stream gives it. Every double is one 64-bit output, so a
+ * position is reached by PCG's jump-ahead without drawing the numbers before it: the engine fills
+ * only the adverse-event rows its patients use, each with the number it would have had in the
+ * patients' blocks drawn one after another.
  * numpy's pcg64.h: the state steps (state * multiplier + inc, mod 2**128), then the output is
  * XSL-RR of the new state; a double is (output >> 11) * 2**-53. The jump is O'Neill's
  * pcg_advance_lcg_128 (Brown 1994, "Random number generation with arbitrary strides"). */
@@ -1603,6 +1731,9 @@ static PyMethodDef Kernel_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Kernel_run, METH_FASTCALL,
      "run(state, uniforms, rows_kept, start_day, end_day, cycle_days) -> Course or "
      "NotImplemented: sim.dose_modification.run_course for one patient."},
+    {"summary", (PyCFunction)(void (*)(void))Kernel_summary, METH_FASTCALL,
+     "summary(state, uniforms, start_day, end_day, cycle_days, drug, doses) -> CourseSummary or "
+     "NotImplemented: sim.dose_modification.course_summary of run's Course, without making it."},
     {"__reduce__", (PyCFunction)Kernel_reduce, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -33,7 +33,8 @@ package: the Python state machine cost most of the AE model's time (issue 4's bu
 `run_course_python` is the same computation in Python, kept as the reference the tests compare
 the kernel with, field by field. `relative_dose_intensity` reads the `DosePeriod` history it
 returns, and `rdi_so_far` the same RDI as it grows cycle by cycle (the engine's exposure-response
-link).
+link). `course_summary` is what a patient's record reads of a course; the kernel computes it
+without making the Course (`Kernel.summary`), as the engine does unless it traces.
 """
 
 from __future__ import annotations
@@ -417,7 +418,7 @@ def _kernel_for(policy: ModificationPolicy) -> _course.Kernel:
         tuple(r for per_ae in policy._rule_for for per_grade in per_ae for r in per_grade),
         policy.first_trigger,
         np.ascontiguousarray(model.tail_table(), dtype=np.float64),
-        (DoseState, Decision, DosePeriod, Course),
+        (DoseState, Decision, DosePeriod, Course, CourseSummary),
         (
             DrugAction.CONTINUE,
             DrugAction.REDUCE,
@@ -610,6 +611,28 @@ class Course(NamedTuple):
     @property
     def off_for_toxicity(self) -> bool:
         return self.state.off_treatment
+
+
+class CourseSummary(NamedTuple):
+    """What a patient's record reads of a course (`course_summary`): its cycle starts, highest
+    grades, whether a rule ended treatment, dose held, reduced, and one drug's RDI."""
+
+    cycle_start_days: tuple[float, ...]
+    highest_grades: tuple[int, ...]
+    off_treatment: bool
+    held: bool
+    reduced: bool
+    rdi: float
+
+
+def course_summary(course: Course, drug_index: int, drug) -> CourseSummary:
+    """The summary of `course`, with the RDI of drug `drug_index`, `drug`. The kernel's
+    `summary(state, uniforms, start_day, end_day, cycle_days, drug_index, doses)` gives it for
+    `run`'s arguments without making the Course (its periods and decisions): the same values,
+    tested; the engine's way when it needs no more of a course than its record."""
+    held, reduced, rdi = course_exposure(course, drug_index, drug)
+    off = course.state.off_treatment
+    return CourseSummary(course.cycle_start_days, course.highest_grades, off, held, reduced, rdi)
 
 
 def course_exposure(course: Course, drug_index: int, drug) -> tuple[bool, bool, float]:

@@ -33,11 +33,12 @@ from sim.accrual import (
 from sim.closure import Checkpoint, ClosureRules
 from sim.dose_modification import (
     Course,
+    CourseSummary,
     DoseState,
     ModificationPolicy,
     ModificationRule,
     RecoveryTime,
-    course_exposure,
+    course_summary,
     rdi_so_far,
 )
 from sim.dosefinding import Action, DoseFindingDesign, StopReason, TreatedPatient, build_design
@@ -109,6 +110,7 @@ class ToxicityPlan:
     # drug this level, the others at their start levels.
     start_state: DoseState = field(init=False, repr=False, compare=False)
     states_by_dose: tuple[DoseState, ...] = field(init=False, repr=False, compare=False)
+    rdi_doses: tuple[float, ...] = field(init=False, repr=False, compare=False)  # as summary reads
 
     def __post_init__(self) -> None:
         drug, starts = self.dose_finding_drug, self.start_levels
@@ -118,6 +120,8 @@ class ToxicityPlan:
             by_dose = tuple((*starts[:drug], level, *starts[drug + 1 :]) for level in levels)
         object.__setattr__(self, "start_state", self.policy.start(starts))
         object.__setattr__(self, "states_by_dose", tuple(map(self.policy.start, by_dose)))
+        doses = self.policy.model.drugs[self.rdi_drug].dose_levels
+        object.__setattr__(self, "rdi_doses", tuple(map(float, doses)))
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "ToxicityPlan":
@@ -376,7 +380,9 @@ class _Patient:
     end_kind = ""
     dlt_day = math.inf
     phase1_index = -1  # phase I: position in treatment order
-    course: Course | None = None  # with an AE model: cycles, AEs and dose changes
+    # With an AE model: cycles, AEs and dose changes; only what the record reads (a summary)
+    # unless the run traces them or a phase I reads its DLTs from them.
+    course: Course | CourseSummary | None = None
     dose_start: DoseState | None = None  # with an AE model: the doses treatment starts at
     ae_rows: np.ndarray | None = None
 
@@ -419,7 +425,7 @@ class _Patient:
         else:
             results = ()
         end = self.end_day
-        exposure = self.exposure(cut_day, plan.toxicity) if self.course is not None else _NO_AE
+        exposure = self.exposure(cut_day, plan) if self.course is not None else _NO_AE
         # Every field in order (a keyword call takes five times as long: one record a patient)
         return records.PatientRecord._make(
             (
@@ -443,21 +449,22 @@ class _Patient:
             )
         )
 
-    def exposure(self, cut_day: float, toxicity: "ToxicityPlan") -> tuple:
+    def exposure(self, cut_day: float, plan: "TrialPlan") -> tuple:
         """The record's AE fields (`_AE_FIELDS`): AE grades, dose changes and RDI of the
         treatment given by `cut_day`."""
-        course = self.course
+        toxicity, course = plan.toxicity, self.course
+        drug = toxicity.rdi_drug  # (the course's assigned levels are the patient's)
         if self.end_day > cut_day:  # still on study at the cut: the same course, stopped there
             if cut_day <= self.start_day:
                 return _NO_AE
-            rows = self.ae_rows
             end = min(cut_day, self.end_day)
-            course = toxicity.policy.kernel.run(
-                self.dose_start, rows, rows, self.start_day, end, course.cycle_days
-            )
-        drug = toxicity.rdi_drug  # (the course's assigned levels are the patient's)
-        held, reduced, rdi = course_exposure(course, drug, toxicity.policy.model.drugs[drug])
-        return course.highest_grades, held, reduced, course.state.off_treatment, rdi
+            course = toxicity.policy.kernel.summary(
+                self.dose_start, self.ae_rows, self.start_day, end, plan.cycle_days, drug,
+                toxicity.rdi_doses,
+            )  # fmt: skip
+        elif isinstance(course, Course):
+            course = course_summary(course, drug, toxicity.policy.model.drugs[drug])
+        return course.highest_grades, course.held, course.reduced, course.off_treatment, course.rdi
 
 
 # A patient record's last fields, and their values without an AE model or before any dose.
@@ -490,6 +497,11 @@ class _TrialRun:
         # Adverse-event uniforms (ae_rows): the stream, read when a patient first needs it.
         self.ae_stream: tuple[int, int, int, int] | None = None
         self.ae_columns = plan.toxicity.policy.uniforms_per_cycle if plan.toxicity else 0
+        # Courses whole (periods, decisions) for the trace or DLTs from the AE model; else their
+        # summary, made without them (a third of the AE model's cost).
+        self.whole_courses = trace or (
+            plan.phase1 is not None and plan.phase1.dlt_definition is not None
+        )
         self.phase1_stop_reason = ""
         self.phase1_end_day = math.nan
         self.last_start_day = 0.0
@@ -633,9 +645,13 @@ class _TrialRun:
         if toxicity is not None:
             # (run_course's kernel without its checks: ae_rows gives enough rows, as it needs)
             patient.ae_rows = rows = self.ae_rows(patient.patient_id, patient.end_day - day)
-            patient.course = toxicity.policy.kernel.run(
-                patient.dose_start, rows, rows, day, patient.end_day, plan.cycle_days
-            )
+            kernel, state, end = toxicity.policy.kernel, patient.dose_start, patient.end_day
+            if self.whole_courses:
+                patient.course = kernel.run(state, rows, rows, day, end, plan.cycle_days)
+            else:
+                patient.course = kernel.summary(
+                    state, rows, day, end, plan.cycle_days, toxicity.rdi_drug, toxicity.rdi_doses
+                )
         self.last_start_day = day
         self.follow(patient)
 
