@@ -689,6 +689,8 @@ decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyO
         fired[j] = r;
     }
 
+    if (decision == NULL) /* (Kernel.summary: the decision's numbers only) */
+        return 1;
     /* Decision(actions, hold_days, fired, DoseState(...), off_after_days) */
     PyObject *items[6];
     PyObject *levels = levels_tuple(s->levels, n_drugs);
@@ -1073,7 +1075,8 @@ run_core(Kernel *k, PyObject *const *args, const SummaryOf *summary)
         int off;
         PyObject *decision = NULL, *new_levels = NULL;
         int fired = decide(k, &s, grades, values + n_ae + 1, assigned, actions, hold, &off_after,
-                           &off, &decision, &new_levels, scratch, objects);
+                           &off, summary == NULL ? &decision : NULL, &new_levels, scratch,
+                           objects);
         if (fired < 0)
             goto done;
         row += 1;
@@ -1082,32 +1085,38 @@ run_core(Kernel *k, PyObject *const *args, const SummaryOf *summary)
             day = due;
             continue;
         }
-        current_levels = new_levels; /* kept alive by the decision, kept to the end */
-        PyObject *number = PyLong_FromSsize_t(row);
-        PyObject *pair = number == NULL ? NULL : PyTuple_New(2);
-        if (pair == NULL) {
-            Py_XDECREF(number);
-            Py_DECREF(decision);
-            goto done;
+        if (summary != NULL)
+            decisions[n_decisions++] = NULL; /* counted, not recorded */
+        else {
+            current_levels = new_levels; /* kept alive by the decision, kept to the end */
+            PyObject *number = PyLong_FromSsize_t(row);
+            PyObject *pair = number == NULL ? NULL : PyTuple_New(2);
+            if (pair == NULL) {
+                Py_XDECREF(number);
+                Py_DECREF(decision);
+                goto done;
+            }
+            PyTuple_SET_ITEM(pair, 0, number);
+            PyTuple_SET_ITEM(pair, 1, decision);
+            decisions[n_decisions++] = pair;
+            Py_SETREF(state, PyTuple_GET_ITEM(decision, 3));
+            Py_INCREF(state);
         }
-        PyTuple_SET_ITEM(pair, 0, number);
-        PyTuple_SET_ITEM(pair, 1, decision);
-        decisions[n_decisions++] = pair;
-        Py_SETREF(state, PyTuple_GET_ITEM(decision, 3));
-        Py_INCREF(state);
         double next_day;
         if (off && onset + off_after >= end_day) {
             /* The end (progression, death, dropout, the data cut) comes first, in the hold
              * before the rule would end treatment: it has not ended it. */
-            PyObject *kept_state = new_record(k->DoseState, 6);
-            if (kept_state == NULL)
-                goto done;
-            for (int i = 0; i < 6; i++) {
-                PyObject *x = i == 5 ? Py_False : PyTuple_GET_ITEM(state, i);
-                Py_INCREF(x);
-                PyTuple_SET_ITEM(kept_state, i, x);
+            if (summary == NULL) {
+                PyObject *kept_state = new_record(k->DoseState, 6);
+                if (kept_state == NULL)
+                    goto done;
+                for (int i = 0; i < 6; i++) {
+                    PyObject *x = i == 5 ? Py_False : PyTuple_GET_ITEM(state, i);
+                    Py_INCREF(x);
+                    PyTuple_SET_ITEM(kept_state, i, x);
+                }
+                Py_SETREF(state, kept_state);
             }
-            Py_SETREF(state, kept_state);
             off = 0;
             next_day = end_day;
         }
