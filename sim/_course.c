@@ -1650,7 +1650,7 @@ pcg64_fill(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
  * its pool of 4 words mixed from the entropy words (the run's, padded to 4, then the spawn key's),
  * generate_state(4, uint64), then PCG64's seeding (numpy's pcg64_set_seed), as sim.rng computes
  * them for arrays of keys (seed_sequence_states, pcg64_state). Returns the stream as pcg64_fill
- * reads it. A long course's own stream: a microsecond here, tens through numpy's objects. */
+ * reads it. A long course's own stream: half a microsecond here, 12 through numpy's objects. */
 #define SS_INIT_A 0x43B0D7E5u
 #define SS_MULT_A 0x931E8875u
 #define SS_INIT_B 0x8B51F9DDu
