@@ -111,8 +111,9 @@ untrack_if_atomic(PyObject *t)
     PyObject *seen = NULL; /* (a course's levels repeat one tuple cycle after cycle) */
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
         PyObject *x = PyTuple_GET_ITEM(t, i);
-        if (x != seen && PyObject_IS_GC(x) && PyObject_GC_IsTracked(x))
-            return t;
+        if (x != seen && PyObject_IS_GC(x)
+            && (PyObject_GC_IsTracked(x) || !PyTuple_Check(x) || Py_TYPE(x)->tp_dictoffset != 0))
+            return t; /* (only a tuple, once untracked, is never tracked again) */
         seen = x;
     }
     return untracked(t);
@@ -261,6 +262,12 @@ Kernel_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     Py_INCREF(args);
     self->args = args;
+    /* (bounded so that a course's scratch size cannot overflow: see run_core) */
+    if (PyTuple_GET_SIZE(drugs) > 64 || PyTuple_GET_SIZE(rules) > 4096 || n_ae > 4096) {
+        PyErr_SetString(PyExc_ValueError, "Kernel: at most 64 drugs, 4096 rules and AE types");
+        Py_DECREF(self);
+        return NULL;
+    }
     int n_drugs = (int)PyTuple_GET_SIZE(drugs);
     int n_rules = (int)PyTuple_GET_SIZE(rules);
     self->n_ae = n_ae;
@@ -716,7 +723,7 @@ decide(const Kernel *k, State *s, const int *grades, const double *recovery, PyO
     for (int i = 0; i < n_fired; i++)
         fired_items[i] = PyLong_FromLong(fired[i]);
     items[0] = steal_tuple(NULL, action_items, n_drugs);
-    items[1] = untracked(steal_tuple(NULL, hold_items, n_drugs));
+    items[1] = untrack_if_atomic(steal_tuple(NULL, hold_items, n_drugs)); /* (max_hold_days) */
     items[2] = untracked(steal_tuple(NULL, fired_items, n_fired));
     items[3] = state;
     items[4] = hold_object(k, off_after);
@@ -822,10 +829,15 @@ static int periods_intensity(const Period *periods, Py_ssize_t n, const double *
 static PyObject *
 summary_object(const Kernel *k, const SummaryOf *of, PyObject *starts_tuple, PyObject *highest,
                int ended_by_rule, Py_ssize_t n_decisions, Period *const *periods,
-               const Py_ssize_t *period_counts, PyObject *assigned, double cycle_days)
+               const Py_ssize_t *period_counts, PyObject *start_state, double cycle_days)
 {
     int held = 0, reduced = 0;
-    long assigned_level[k->n_drugs]; /* (at least one drug: Kernel_new) */
+    PyObject *assigned = PyTuple_GET_ITEM(start_state, 1);
+    /* Course.state.off_treatment: the last decision's, else the start state's */
+    int off = n_decisions > 0 ? ended_by_rule : PyObject_IsTrue(PyTuple_GET_ITEM(start_state, 5));
+    if (off < 0)
+        goto fail;
+    long assigned_level[64]; /* (at most 64 drugs: Kernel_new) */
     for (int d = 0; d < k->n_drugs; d++) {
         assigned_level[d] = PyLong_AsLong(PyTuple_GET_ITEM(assigned, d));
         if (assigned_level[d] == -1 && PyErr_Occurred())
@@ -840,8 +852,11 @@ summary_object(const Kernel *k, const SummaryOf *of, PyObject *starts_tuple, PyO
             }
         }
     }
-    if (assigned_level[of->drug] < 0 || assigned_level[of->drug] >= of->n_doses) {
-        PyErr_SetString(PyExc_ValueError, "summary: the drug's assigned level has no dose");
+    int dosed = assigned_level[of->drug] >= 0 && assigned_level[of->drug] < of->n_doses;
+    for (Py_ssize_t i = 0; i < period_counts[of->drug]; i++)
+        dosed &= periods[of->drug][i].level < of->n_doses;
+    if (!dosed) {
+        PyErr_SetString(PyExc_ValueError, "summary: a level of the drug without a dose");
         goto fail;
     }
     double rdi;
@@ -849,7 +864,7 @@ summary_object(const Kernel *k, const SummaryOf *of, PyObject *starts_tuple, PyO
                           k->daily[of->drug], of->doses[assigned_level[of->drug]], cycle_days,
                           &rdi) < 0)
         goto fail;
-    PyObject *items[6] = {starts_tuple, highest, PyBool_FromLong(ended_by_rule),
+    PyObject *items[6] = {starts_tuple, highest, PyBool_FromLong(off),
                           PyBool_FromLong(held), PyBool_FromLong(reduced), PyFloat_FromDouble(rdi)};
     return untracked(steal_tuple(k->CourseSummary, items, 6));
 fail:
@@ -883,6 +898,11 @@ run_core(Kernel *k, PyObject *const *args, const SummaryOf *summary)
     }
     const double *uniforms = (const double *)view.buf;
     const Py_ssize_t n_rows = view.shape[0], width = view.ndim == 2 ? view.shape[1] : 0;
+    if (n_rows >= ((Py_ssize_t)1 << 32)) { /* (a scratch size that fits: at most 64 drugs) */
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "uniforms: 2**32 rows or more");
+        return NULL;
+    }
     double start_day = PyFloat_AsDouble(args[3]);
     double end_day = PyFloat_AsDouble(end_obj);
     double cycle_days = PyFloat_AsDouble(cycle_obj);
@@ -1191,7 +1211,7 @@ run_core(Kernel *k, PyObject *const *args, const SummaryOf *summary)
                 goto done;
             }
             result = summary_object(k, summary, items[0], items[2], ended_by_rule, n_decisions,
-                                    periods, period_counts, assigned, cycle_days);
+                                    periods, period_counts, start_state, cycle_days);
             goto done;
         }
         t = PyTuple_New(n_cycles);
@@ -1674,29 +1694,35 @@ ss_mix(uint32_t x, uint32_t y)
     return result ^ (result >> 16);
 }
 
+/* Word i of the entropy tuple, checked to be below 2**32. */
+static int
+entropy_word(PyObject *entropy, Py_ssize_t i, uint32_t *word)
+{
+    unsigned long long value = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entropy, i));
+    if (value == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    if (value > 0xFFFFFFFFull) {
+        PyErr_SetString(PyExc_ValueError, "pcg64_seed_stream: words are below 2**32");
+        return -1;
+    }
+    *word = (uint32_t)value;
+    return 0;
+}
+
 static PyObject *
 pcg64_seed_stream(PyObject *Py_UNUSED(module), PyObject *entropy)
 {
-    enum { MAX_WORDS = 16 };
-    uint32_t words[MAX_WORDS];
     Py_ssize_t n = PyTuple_Check(entropy) ? PyTuple_GET_SIZE(entropy) : -1;
-    if (n < 4 || n > MAX_WORDS) {
-        PyErr_SetString(PyExc_TypeError, "pcg64_seed_stream: a tuple of 4 to 16 words");
+    if (n < 4) {
+        PyErr_SetString(PyExc_TypeError, "pcg64_seed_stream: a tuple of at least 4 words");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned long long word = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(entropy, i));
-        if (word == (unsigned long long)-1 && PyErr_Occurred())
+    uint32_t pool[4], word, hash_const = SS_INIT_A;
+    for (int i = 0; i < 4; i++) {
+        if (entropy_word(entropy, i, &word) < 0)
             return NULL;
-        if (word > 0xFFFFFFFFull) {
-            PyErr_SetString(PyExc_ValueError, "pcg64_seed_stream: words are below 2**32");
-            return NULL;
-        }
-        words[i] = (uint32_t)word;
+        pool[i] = ss_hashmix(word, &hash_const);
     }
-    uint32_t pool[4], hash_const = SS_INIT_A;
-    for (int i = 0; i < 4; i++)
-        pool[i] = ss_hashmix(words[i], &hash_const);
     for (int source = 0; source < 4; source++) {
         for (int target = 0; target < 4; target++) {
             if (source != target)
@@ -1704,8 +1730,10 @@ pcg64_seed_stream(PyObject *Py_UNUSED(module), PyObject *entropy)
         }
     }
     for (Py_ssize_t source = 4; source < n; source++) {
+        if (entropy_word(entropy, source, &word) < 0)
+            return NULL;
         for (int target = 0; target < 4; target++)
-            pool[target] = ss_mix(pool[target], ss_hashmix(words[source], &hash_const));
+            pool[target] = ss_mix(pool[target], ss_hashmix(word, &hash_const));
     }
     uint32_t hash_b = SS_INIT_B, state_words[8];
     for (int i = 0; i < 8; i++) {
@@ -1732,7 +1760,8 @@ static PyMethodDef module_functions[] = {
      "of a stream, written into out[first:stop]; see sim.rng.ReplicateStreams.uniform_stream."},
     {"pcg64_seed_stream", (PyCFunction)(void (*)(void))pcg64_seed_stream, METH_O,
      "pcg64_seed_stream(entropy) -> stream: the stream pcg64_fill reads of the PCG64 that "
-     "SeedSequence seeds from these 32-bit entropy words; see sim.rng.spawned_uniform_stream."},
+     "SeedSequence seeds from these 32-bit entropy words (4 or more); see "
+     "sim.rng.spawned_uniform_stream."},
     {NULL, NULL, 0, NULL},
 };
 

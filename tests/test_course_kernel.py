@@ -389,6 +389,12 @@ def test_the_tuples_of_numbers_a_course_is_made_of_are_left_out_of_the_garbage_c
     assert not any(gc.is_tracked(t) for t in atomic)
     assert all(gc.is_tracked(decision.actions) for decision in decisions)
     assert gc.is_tracked(run_course(policy, (3, 0), rows.tolist(), 0.0, 150.0, 21.0))
+    # An untracked dict may be tracked again (a tuple never is): a course holding one stays
+    # tracked, or a cycle through it would never be collected.
+    kept: dict = {}
+    assert not gc.is_tracked(kept)
+    quiet = np.full((8, 5), 0.9)
+    assert gc.is_tracked(policy.kernel.run(policy.start((3, 0)), quiet, kept, 0.0, 150.0, 21.0))
 
 
 def test_course_exposure_of_courses_not_of_floats_is_the_python_code_s():
@@ -438,6 +444,29 @@ def test_bad_inputs_fail_as_the_reference_fails():
         stray = state._replace(levels=(level, 0))
         with pytest.raises(ValueError, match="does not fit"):
             policy.kernel.run(stray, rows, rows, 0.0, 50.0, 21.0)
+    # Rows beyond counting (an array of no columns can have any number) are refused before any
+    # scratch memory is sized from them.
+    with pytest.raises(ValueError, match="rows"):
+        policy.kernel.run(state, np.empty((2**40, 0)), None, 0.0, 50.0, 21.0)
+    # The summary's RDI reads a dose for every level the drug is given at, or refuses: here a
+    # state at level 3 whose assigned level 0 is the only one with a dose.
+    above = state._replace(assigned=(0, 0))
+    with pytest.raises(ValueError, match="without a dose"):
+        policy.kernel.summary(above, rows, 0.0, 50.0, 21.0, 0, (10.0,))
+
+
+def test_the_summary_of_a_state_already_off_treatment_is_the_course_s():
+    """A start state the policy never makes, already off treatment: the summary reads it as
+    the Course does (its state, when no rule fires)."""
+    policy = hold_policy(1.5)
+    rows = np.full((5, 5), 0.9)  # nothing happens
+    state = policy.start((3, 0))._replace(off_treatment=True)
+    doses = tuple(map(float, policy.model.drugs[0].dose_levels))
+    course = policy.kernel.run(state, rows, rows, 0.0, 50.0, 21.0)
+    summary = policy.kernel.summary(state, rows, 0.0, 50.0, 21.0, 0, doses)
+    assert summary.off_treatment and identical(
+        summary, course_summary(course, 0, policy.model.drugs[0])
+    )
 
 
 def test_the_kernel_is_built_once_per_policy_and_pickles_with_it():

@@ -85,9 +85,9 @@ def test_pcg64_fill_gives_the_generator_s_doubles_at_any_position(seed):
 def test_spawned_streams_draw_what_numpy_seeding_draws():
     """Source: numpy, Generator(PCG64(SeedSequence(seed, spawn_key=key))).random, against
     pcg64_fill on the stream sim._course.pcg64_seed_stream seeds (a long course's own stream):
-    seeds of one to five 32-bit words, keys of one to four entries up to 2**32 - 1."""
+    seeds of 1 to 32 words of 32 bits, keys of one to four entries up to 2**32 - 1."""
     random = np.random.default_rng(8)
-    seeds = [0, 1, 2**32 - 1, 2**32, 12345678901234567890, 10**40]
+    seeds = [0, 1, 2**32 - 1, 2**32, 12345678901234567890, 10**40, 2**1000 + 7]
     seeds += random.integers(0, 2**63, 20).tolist()
     for seed in seeds:
         for length in (1, 2, 3, 4):
