@@ -820,8 +820,10 @@ typedef struct {
     Py_ssize_t n_doses;
 } SummaryOf;
 
-static int periods_intensity(const Period *periods, Py_ssize_t n, const double *doses, int daily,
-                             double planned_dose, double cycle_days, double *rdi);
+static int history_exposure(Period *const *periods, const Py_ssize_t *counts, int n_drugs,
+                            const long *assigned, int any_decision, Py_ssize_t drug,
+                            const double *doses, Py_ssize_t n_doses, int daily, double cycle_days,
+                            int *held, int *reduced, double *rdi);
 
 /* CourseSummary(cycle_start_days, highest_grades, off_treatment, held, reduced, rdi) of a course:
  * what course_summary reads of the Course, from the kernel's own arrays. Steals `starts_tuple`
@@ -831,7 +833,7 @@ summary_object(const Kernel *k, const SummaryOf *of, PyObject *starts_tuple, PyO
                int ended_by_rule, Py_ssize_t n_decisions, Period *const *periods,
                const Py_ssize_t *period_counts, PyObject *start_state, double cycle_days)
 {
-    int held = 0, reduced = 0;
+    int held, reduced;
     PyObject *assigned = PyTuple_GET_ITEM(start_state, 1);
     /* Course.state.off_treatment: the last decision's, else the start state's */
     int off = n_decisions > 0 ? ended_by_rule : PyObject_IsTrue(PyTuple_GET_ITEM(start_state, 5));
@@ -843,27 +845,16 @@ summary_object(const Kernel *k, const SummaryOf *of, PyObject *starts_tuple, PyO
         if (assigned_level[d] == -1 && PyErr_Occurred())
             goto fail;
     }
-    if (n_decisions > 0) { /* Course.held and Course.reduced: False at once if no rule fired */
-        for (int d = 0; d < k->n_drugs; d++) {
-            for (Py_ssize_t i = 0; i < period_counts[d]; i++) {
-                int level = periods[d][i].level;
-                held |= level < 0;
-                reduced |= level >= 0 && level < assigned_level[d];
-            }
-        }
-    }
-    int dosed = assigned_level[of->drug] >= 0 && assigned_level[of->drug] < of->n_doses;
-    for (Py_ssize_t i = 0; i < period_counts[of->drug]; i++)
-        dosed &= periods[of->drug][i].level < of->n_doses;
+    double rdi;
+    int dosed = history_exposure(periods, period_counts, k->n_drugs, assigned_level,
+                                 n_decisions > 0, of->drug, of->doses, of->n_doses,
+                                 k->daily[of->drug], cycle_days, &held, &reduced, &rdi);
+    if (dosed < 0)
+        goto fail;
     if (!dosed) {
         PyErr_SetString(PyExc_ValueError, "summary: a level of the drug without a dose");
         goto fail;
     }
-    double rdi;
-    if (periods_intensity(periods[of->drug], period_counts[of->drug], of->doses,
-                          k->daily[of->drug], of->doses[assigned_level[of->drug]], cycle_days,
-                          &rdi) < 0)
-        goto fail;
     PyObject *items[6] = {starts_tuple, highest, PyBool_FromLong(off),
                           PyBool_FromLong(held), PyBool_FromLong(reduced), PyFloat_FromDouble(rdi)};
     return untracked(steal_tuple(k->CourseSummary, items, 6));
@@ -1437,53 +1428,49 @@ periods_intensity(const Period *periods, Py_ssize_t n, const double *doses, int 
     return 0;
 }
 
-/* relative_dose_intensity of a course's DosePeriods (`periods`, checked by is_period): 1 with
- * the RDI in *rdi, 0 if their levels are not levels of `doses` or the doses not floats (the
- * Python function then computes it), -1 on error. */
+/* What a record reads of a course's dose history, from every drug's periods: Course.held and
+ * Course.reduced (False at once if no rule fired: most courses) and relative_dose_intensity of
+ * drug `drug` at doses[level]. 1 with them set, 0 if a level of that drug (or its assigned one)
+ * has no dose, -1 on error. */
 static int
-dose_intensity(PyObject *doses, int daily, PyObject *assigned_level, PyObject *periods,
-               double cycle_days, double *rdi)
+history_exposure(Period *const *periods, const Py_ssize_t *counts, int n_drugs,
+                 const long *assigned, int any_decision, Py_ssize_t drug, const double *doses,
+                 Py_ssize_t n_doses, int daily, double cycle_days, int *held, int *reduced,
+                 double *rdi)
 {
-    enum { MAX_DOSES = 64 };
-    double values[MAX_DOSES];
-    Py_ssize_t n_doses = PyTuple_Check(doses) ? PyTuple_GET_SIZE(doses) : 0;
-    Py_ssize_t assigned = PyLong_CheckExact(assigned_level) ? PyLong_AsSsize_t(assigned_level) : -1;
-    if (assigned == -1 && PyErr_Occurred())
-        PyErr_Clear();
-    if (!PyTuple_Check(periods) || n_doses > MAX_DOSES || assigned < 0 || assigned >= n_doses)
-        return 0;
-    for (Py_ssize_t i = 0; i < n_doses; i++) {
-        if (!exact_float(PyTuple_GET_ITEM(doses, i), &values[i]))
-            return 0;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(periods);
-    Period on_stack[64], *history = n <= 64 ? on_stack : PyMem_New(Period, n);
-    if (history == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    int found = 1;
-    for (Py_ssize_t i = 0; i < n && found; i++) {
-        PyObject *period = PyTuple_GET_ITEM(periods, i), *level = PyTuple_GET_ITEM(period, 2);
-        Py_ssize_t index = -1;
-        if (level != Py_None) {
-            index = PyLong_CheckExact(level) ? PyLong_AsSsize_t(level) : -1;
-            if (index == -1 && PyErr_Occurred())
-                PyErr_Clear();
-            found = index >= 0 && index < n_doses;
+    *held = *reduced = 0;
+    for (int d = 0; d < n_drugs && any_decision; d++) {
+        for (Py_ssize_t i = 0; i < counts[d]; i++) {
+            int level = periods[d][i].level;
+            *held |= level < 0;
+            *reduced |= level >= 0 && level < assigned[d];
         }
-        history[i].start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
-        history[i].end = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
-        history[i].level = (int)index;
-        if (!daily && index >= 0) /* a count not exact as a float: the Python function's */
-            found &= fabs(ceil((history[i].end - history[i].start) / cycle_days - 1e-9))
-                     < 9007199254740992.0;
     }
-    if (found && periods_intensity(history, n, values, daily, values[assigned], cycle_days, rdi) < 0)
-        found = -1;
-    if (history != on_stack)
-        PyMem_Free(history);
-    return found;
+    int dosed = assigned[drug] >= 0 && assigned[drug] < n_doses;
+    for (Py_ssize_t i = 0; i < counts[drug]; i++)
+        dosed &= periods[drug][i].level < n_doses;
+    if (!dosed)
+        return 0;
+    return periods_intensity(periods[drug], counts[drug], doses, daily, doses[assigned[drug]],
+                             cycle_days, rdi) < 0 ? -1 : 1;
+}
+
+/* A level as the kernel holds it: None is -1, a given level an exact int from 0; 0 for any other
+ * object (a course not of the kernel's making: the Python code reads it). */
+static inline int
+period_level(PyObject *level, int *value)
+{
+    if (level == Py_None) {
+        *value = -1;
+        return 1;
+    }
+    long index = PyLong_CheckExact(level) ? PyLong_AsLong(level) : -1;
+    if (index == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    if (index < 0 || index > INT_MAX)
+        return 0;
+    *value = (int)index;
+    return 1;
 }
 
 static PyObject *
@@ -1500,62 +1487,68 @@ exposure(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t drug = PyLong_AsSsize_t(args[1]);
     if (drug == -1 && PyErr_Occurred())
         return NULL;
-    double cycle_days;
+    enum { MAX = 64 }; /* drugs, doses, periods on the stack */
+    double cycle_days, dose_values[MAX];
     /* Course(cycle_start_days, levels, highest_grades, decisions, periods, end_day, state, ...) */
     if (!PyTuple_Check(course) || PyTuple_GET_SIZE(course) != 9 || !PyTuple_Check(doses)
-        || !exact_float(PyTuple_GET_ITEM(course, 8), &cycle_days))
+        || PyTuple_GET_SIZE(doses) > MAX || !exact_float(PyTuple_GET_ITEM(course, 8), &cycle_days))
         Py_RETURN_NOTIMPLEMENTED;
-    PyObject *decisions = PyTuple_GET_ITEM(course, 3), *periods = PyTuple_GET_ITEM(course, 4);
+    Py_ssize_t n_doses = PyTuple_GET_SIZE(doses);
+    for (Py_ssize_t i = 0; i < n_doses; i++) {
+        if (!exact_float(PyTuple_GET_ITEM(doses, i), &dose_values[i]))
+            Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *decisions = PyTuple_GET_ITEM(course, 3), *histories = PyTuple_GET_ITEM(course, 4);
     PyObject *state = PyTuple_GET_ITEM(course, 6);
-    if (!PyTuple_Check(decisions) || !PyTuple_Check(periods) || !PyTuple_Check(state)
+    if (!PyTuple_Check(decisions) || !PyTuple_Check(histories) || !PyTuple_Check(state)
         || PyTuple_GET_SIZE(state) != 6 || !PyTuple_Check(PyTuple_GET_ITEM(state, 1)))
         Py_RETURN_NOTIMPLEMENTED;
-    PyObject *assigned = PyTuple_GET_ITEM(state, 1);
-    Py_ssize_t n_drugs = PyTuple_GET_SIZE(periods);
-    if (PyTuple_GET_SIZE(assigned) != n_drugs || drug < 0 || drug >= n_drugs)
+    PyObject *assigned_levels = PyTuple_GET_ITEM(state, 1);
+    Py_ssize_t n_drugs = PyTuple_GET_SIZE(histories), total = 0;
+    if (PyTuple_GET_SIZE(assigned_levels) != n_drugs || n_drugs > MAX || drug < 0
+        || drug >= n_drugs)
         Py_RETURN_NOTIMPLEMENTED;
+    long assigned[MAX];
+    Py_ssize_t counts[MAX];
     for (Py_ssize_t d = 0; d < n_drugs; d++) {
-        PyObject *history = PyTuple_GET_ITEM(periods, d);
-        if (!PyTuple_Check(history))
+        PyObject *history = PyTuple_GET_ITEM(histories, d);
+        int level;
+        if (!PyTuple_Check(history) || !period_level(PyTuple_GET_ITEM(assigned_levels, d), &level)
+            || level < 0)
             Py_RETURN_NOTIMPLEMENTED;
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(history); i++) {
-            if (!is_period(PyTuple_GET_ITEM(history, i)))
-                Py_RETURN_NOTIMPLEMENTED;
+        assigned[d] = level;
+        counts[d] = PyTuple_GET_SIZE(history);
+        total += counts[d];
+    }
+    Period on_stack[MAX], *store = total <= MAX ? on_stack : PyMem_New(Period, total);
+    Period *periods[MAX];
+    if (store == NULL)
+        return PyErr_NoMemory();
+    int found = 1;
+    for (Py_ssize_t d = 0, next = 0; d < n_drugs && found; d++) {
+        periods[d] = store + next;
+        for (Py_ssize_t i = 0; i < counts[d] && found; i++, next++) {
+            PyObject *period = PyTuple_GET_ITEM(PyTuple_GET_ITEM(histories, d), i);
+            Period *p = &store[next];
+            found = is_period(period) && period_level(PyTuple_GET_ITEM(period, 2), &p->level);
+            if (!found)
+                break;
+            p->start = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 0));
+            p->end = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(period, 1));
+            if (d == drug && !daily && p->level >= 0) /* a count not exact as a float */
+                found = fabs(ceil((p->end - p->start) / cycle_days - 1e-9)) < 9007199254740992.0;
         }
     }
+    int held, reduced;
     double rdi;
-    int found = dose_intensity(doses, daily, PyTuple_GET_ITEM(assigned, drug),
-                               PyTuple_GET_ITEM(periods, drug), cycle_days, &rdi);
+    if (found)
+        found = history_exposure(periods, counts, (int)n_drugs, assigned,
+                                 PyTuple_GET_SIZE(decisions) > 0, drug, dose_values, n_doses,
+                                 daily, cycle_days, &held, &reduced, &rdi);
+    if (store != on_stack)
+        PyMem_Free(store);
     if (found <= 0)
         return found < 0 ? NULL : Py_NewRef(Py_NotImplemented);
-    /* Course.held and Course.reduced: False at once if no rule fired (most courses) */
-    int held = 0, reduced = 0;
-    if (PyTuple_GET_SIZE(decisions) > 0) {
-        for (Py_ssize_t d = 0; d < n_drugs && !held; d++) {
-            PyObject *history = PyTuple_GET_ITEM(periods, d);
-            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(history); i++) {
-                if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(history, i), 2) == Py_None) {
-                    held = 1;
-                    break;
-                }
-            }
-        }
-        for (Py_ssize_t d = 0; d < n_drugs && !reduced; d++) {
-            PyObject *history = PyTuple_GET_ITEM(periods, d);
-            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(history); i++) {
-                PyObject *level = PyTuple_GET_ITEM(PyTuple_GET_ITEM(history, i), 2);
-                if (level == Py_None)
-                    continue;
-                int below = PyObject_RichCompareBool(level, PyTuple_GET_ITEM(assigned, d), Py_LT);
-                if (below < 0)
-                    return NULL;
-                if (below) {
-                    reduced = 1;
-                    break;
-                }
-            }
-        }
-    }
     PyObject *items[3] = {PyBool_FromLong(held), PyBool_FromLong(reduced), PyFloat_FromDouble(rdi)};
     return steal_tuple(NULL, items, 3); /* (Py_BuildValue would parse its format every time) */
 }
